@@ -1,0 +1,251 @@
+"""Typed errors, and the translation of known AWS/Athena failures into a cause and a fix.
+
+Users meet AWS errors as walls of text; the runbook lists the ones people actually hit. Every
+error the tool shows passes through here so it says what went wrong and what to do about it,
+and never carries a secret.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+class WizardError(Exception):
+    """Base of every error the tool reports to a person; ``exit_code`` follows the CLI contract."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, cause: str = "", fix: str = "") -> None:
+        super().__init__(redact(message))
+        self.cause = redact(cause)
+        self.fix = redact(fix)
+
+    def explain(self) -> str:
+        parts = [str(self)]
+        if self.cause:
+            parts.append(f"Cause: {self.cause}")
+        if self.fix:
+            parts.append(f"Fix: {self.fix}")
+        return "\n".join(parts)
+
+
+class InvalidInput(WizardError):
+    """Something the user gave us is wrong; nothing was changed (exit 2)."""
+
+    exit_code = 2
+
+
+class AwsOperationError(WizardError):
+    """An AWS call or the test query failed (exit 1)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        cause: str = "",
+        fix: str = "",
+        code: str = "",
+        operation: str = "",
+        account: str = "",
+    ) -> None:
+        super().__init__(message, cause=cause, fix=fix)
+        self.code = code
+        self.operation = operation
+        self.account = account
+
+
+class Cancelled(WizardError):
+    """The user cancelled; what was done so far is in the journal and can be resumed."""
+
+
+class CredentialsError(WizardError):
+    """Credentials could not be found, resolved or checked."""
+
+    exit_code = 2
+
+
+class KeyringUnavailable(CredentialsError):
+    """No usable OS keyring: we never fall back to a file, we offer named profiles instead."""
+
+
+# --------------------------------------------------------------------------- redaction
+_SECRET_PATTERNS = [
+    # aws_secret_access_key = xxx / "SecretAccessKey": "xxx" / session tokens
+    re.compile(
+        r"(?i)((?:aws_)?secret_?access_?key|secretaccesskey|(?:aws_)?session_?token|sessiontoken"
+        r"|x-amz-security-token|signature)([\"']?\s*[:=]\s*[\"']?)([^\s\"',}&]+)"
+    ),
+]
+_BARE_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+_TOKEN = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{100,}={0,2}(?![A-Za-z0-9/+=])")
+_known_secrets: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret this process holds so that ``redact`` removes it wherever it appears."""
+    if value and len(value) >= 8:
+        _known_secrets.add(value)
+
+
+def redact(text: str) -> str:
+    """Remove secrets from text bound for a person, a log or a file."""
+    if not text:
+        return text
+    for secret in _known_secrets:
+        if secret in text:
+            text = text.replace(secret, "****")
+    for pat in _SECRET_PATTERNS:
+        text = pat.sub(lambda m: f"{m.group(1)}{m.group(2)}****", text)
+    text = _TOKEN.sub("****", text)
+    # 40-char base64 runs with at least one '/' or '+' or mixed case+digit look like secret keys;
+    # ARNs and ids never are 40 chars of this alphabet without separators.
+    text = _BARE_SECRET.sub(
+        lambda m: "****"
+        if re.search(r"[a-z]", m.group(0)) and re.search(r"[A-Z0-9/+]", m.group(0))
+        else m.group(0),
+        text,
+    )
+    return text
+
+
+# --------------------------------------------------------------------------- translation
+@dataclass(frozen=True)
+class Known:
+    pattern: re.Pattern[str]
+    cause: str
+    fix: str
+
+
+KNOWN_FAILURES: list[Known] = [
+    Known(
+        re.compile(r"not authorized to perform: lambda:InvokeFunction.*no identity-based policy",
+                   re.I | re.S),
+        "The consumer principal's own IAM policy does not allow invoking the connector Lambda "
+        "(runbook step 10).",
+        "Run `xacct-wizard apply` again to restore the principal's identity policy, or add "
+        "lambda:InvokeFunction on the connector function ARN to the principal's policy.",
+    ),
+    Known(
+        re.compile(r"not authorized to perform: lambda:InvokeFunction.*(no resource-based policy"
+                   r"|resource-based policy)", re.I | re.S),
+        "The connector Lambda's resource policy in the owner account does not allow the consumer "
+        "principal (runbook step 7).",
+        "Run `xacct-wizard apply` again to restore the Lambda permission, or add a permission for "
+        "the principal with `aws lambda add-permission` in the owner account.",
+    ),
+    Known(
+        re.compile(r"not authorized to perform: lambda:InvokeFunction.*explicit deny", re.I | re.S),
+        "An explicit Deny in an IAM policy blocks invoking the connector Lambda.",
+        "Find the Deny statement on the principal (or its groups / permission boundary / SCP) "
+        "and exclude the connector function from it.",
+    ),
+    Known(
+        re.compile(r"not authorized to perform: athena:StartQueryExecution", re.I),
+        "The principal may not run queries in this workgroup (runbook step 10).",
+        "Run `xacct-wizard apply` to restore the identity policy, or allow "
+        "athena:StartQueryExecution on the workgroup ARN.",
+    ),
+    Known(
+        re.compile(r"spill_bucket: .* not found under your account|Error while checking bucket "
+                   r"ownership", re.I | re.S),
+        "The connector cannot use its spill bucket: wrong name, wrong region, or a trailing '/'.",
+        "Check connector.spill_bucket (no trailing '/') and that the bucket is in the profile's "
+        "region in the owner account.",
+    ),
+    Known(
+        re.compile(r"(access denied|accessdenied|not authorized).*(spill)", re.I | re.S),
+        "The consumer cannot read the connector's spill data: large results are spilled to S3 "
+        "in the owner account and read back as the consumer (runbook step 8/9).",
+        "Run `xacct-wizard apply` again to restore the spill-bucket grant (and the KMS key grant "
+        "when the spill data uses a customer-managed key).",
+    ),
+    Known(
+        re.compile(r"does not have the permissions to assume a role", re.I),
+        "The owner account could not assume the share role in the consumer account: the role "
+        "must be named AthenaCrossAccountCreate-<owner id> and trust the owner (runbook step 11).",
+        "Run `xacct-wizard apply` again to recreate the role, or fix its name and trust policy.",
+    ),
+    Known(
+        re.compile(r"Catalog '?\"?([^'\" ]+)'?\"? does not exist|CATALOG_NOT_FOUND", re.I),
+        "The data catalog is not registered in the consumer account (runbook step 12).",
+        "Run `xacct-wizard apply` again to share the catalog, and check the catalog name the "
+        "query uses.",
+    ),
+    Known(
+        re.compile(r"Requested resource not found: Table: (\S+) not found|Table .* not found",
+                   re.I),
+        "The connector found no such DynamoDB table in the owner account and region.",
+        "Check the table name and region; names are matched case-insensitively, and two tables "
+        "whose names differ only by case cannot both be queried.",
+    ),
+    Known(
+        re.compile(r"Requires capabilities", re.I),
+        "The application needs IAM capabilities that were not acknowledged (runbook step 3).",
+        "Pass the application's RequiredCapabilities (xacct-wizard does this; update it).",
+    ),
+    Known(
+        re.compile(r"(output location|OutputLocation|s3:PutObject)", re.I),
+        "Athena could not write the query results: no output location, or no s3:PutObject on it.",
+        "Set consumers[].query_results to an s3:// URI in the consumer account and re-apply so "
+        "the principal may write there.",
+    ),
+    Known(
+        re.compile(r"Invalid principal in policy", re.I),
+        "S3 rejected the bucket policy because the consumer principal does not exist.",
+        "Create the principal first (or set create_principal: true) and apply again.",
+    ),
+    Known(
+        re.compile(r"ExpiredToken|security token included in the request is expired", re.I),
+        "The credentials have expired.",
+        "Log in again (e.g. `aws sso login --profile NAME`) and retry.",
+    ),
+    Known(
+        re.compile(r"InvalidClientTokenId|UnrecognizedClientException|security token included "
+                   r"in the request is invalid", re.I),
+        "AWS does not recognise these credentials.",
+        "Check the profile or keyring entry; the access key may be deleted or inactive.",
+    ),
+    Known(
+        re.compile(r"AccessDenied|not authorized to perform: (\S+)", re.I),
+        "The credentials used for this step lack a permission.",
+        "Grant the missing permission named in the message to the admin identity for that "
+        "account, then retry (apply resumes where it stopped).",
+    ),
+    Known(
+        re.compile(r"Throttl|Rate exceeded|TooManyRequests|RequestLimitExceeded", re.I),
+        "AWS throttled the requests even after retries.",
+        "Wait a minute and retry; apply resumes where it stopped.",
+    ),
+    Known(
+        re.compile(r"Could not connect|Connect timeout|Read timeout|EndpointConnectionError", re.I),
+        "The AWS endpoint could not be reached.",
+        "Check the network / proxy / --endpoint-url and retry; apply resumes where it stopped.",
+    ),
+]
+
+
+def translate(message: str) -> tuple[str, str]:
+    """(cause, fix) for a known failure message, else ("", "")."""
+    for known in KNOWN_FAILURES:
+        if known.pattern.search(message or ""):
+            return known.cause, known.fix
+    return "", ""
+
+
+def from_exception(exc: BaseException, *, operation: str = "", account: str = "") -> WizardError:
+    """Wrap any exception from a boto3 call as a translated, redacted WizardError."""
+    if isinstance(exc, WizardError):
+        return exc
+    code = ""
+    message = str(exc)
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        err = response.get("Error", {})
+        code = str(err.get("Code", ""))
+        message = str(err.get("Message", "")) or message
+    cause, fix = translate(f"{code} {message}")
+    where = f" ({account})" if account else ""
+    op = operation or getattr(exc, "operation_name", "")
+    text = f"{op} failed{where}: {code + ': ' if code else ''}{message}" if op else message
+    return AwsOperationError(text, cause=cause, fix=fix, code=code, operation=op, account=account)

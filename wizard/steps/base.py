@@ -1,0 +1,149 @@
+"""The Step model (design.md): plan reads live state and returns Changes; apply executes exactly
+those; destroy undoes what the journal says this tool did. Steps read in runbook order.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import botocore.exceptions
+
+from wizard.aws import Account
+from wizard.changes import Change, Event, Finding
+from wizard.errors import Cancelled, from_exception
+from wizard.journal import Journal
+from wizard.profile import ConsumerConfig, SetupProfile
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class Context:
+    """Everything a step needs: the profile, both sides' clients, the journal, and callbacks."""
+
+    profile: SetupProfile
+    owner: Account
+    consumers: dict[str, Account]  # account id -> Account
+    journal: Journal
+    emit: Callable[[Event], None] = lambda e: None
+    sleep: Callable[[float], None] = time.sleep
+    cancel: threading.Event = field(default_factory=threading.Event)
+    poll_delay: float = 2.0  # CloudFormation polling (the botocore default is 30 s)
+    max_workers: int = 8
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def region(self) -> str:
+        return self.profile.region
+
+    @property
+    def owner_id(self) -> str:
+        return self.profile.owner.account_id
+
+    @property
+    def catalog(self) -> str:
+        return self.profile.connector.catalog_name
+
+    @property
+    def function_arn(self) -> str:
+        """Known before deployment: SAR names the function after AthenaCatalogName."""
+        existing = self.profile.connector.existing_function_arn
+        if existing:
+            return existing
+        return f"arn:aws:lambda:{self.region}:{self.owner_id}:function:{self.catalog}"
+
+    @property
+    def function_name(self) -> str:
+        return self.function_arn.rsplit(":", 1)[-1]
+
+    def consumer_account(self, consumer: ConsumerConfig) -> Account:
+        return self.consumers[consumer.account_id]
+
+    def check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled("Cancelled. What was done so far is recorded; apply again to resume "
+                            "or destroy to roll back.")
+
+    def log(self, step: str, message: str, account: str = "") -> None:
+        self.emit(Event("log", step=step, message=message, account=account))
+
+    def map_consumers(self, fn: Callable[[ConsumerConfig], R]) -> list[R]:
+        """Run the consumer side concurrently: 20 consumers must not cost 20 times one."""
+        consumers = self.profile.consumers
+        if len(consumers) <= 1:
+            return [fn(c) for c in consumers]
+        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(consumers)),
+                                thread_name_prefix="consumer") as pool:
+            return list(pool.map(fn, consumers))
+
+
+def aws_call(account: Account, service: str, operation: str, **kwargs: Any) -> Any:
+    """Call one AWS operation and turn any failure into a translated, redacted WizardError."""
+    client = account.client(service)
+    try:
+        return getattr(client, operation)(**kwargs)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        raise from_exception(exc, operation=_op_name(operation), account=account.label) from exc
+
+
+def error_code(exc: BaseException) -> str:
+    cause = exc.__cause__ if exc.__cause__ is not None else exc
+    response = getattr(cause, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return getattr(exc, "code", "") or ""
+
+
+def _op_name(snake: str) -> str:
+    return "".join(p.capitalize() for p in snake.split("_"))
+
+
+def flatten(items: Iterable[list[T]]) -> list[T]:
+    return [x for sub in items for x in sub]
+
+
+class Step:
+    """Base class. Subclasses set ``id``/``title`` and implement the four verbs."""
+
+    id = "step"
+    title = "Step"
+    side = "owner"  # which account does the work: "owner", "consumer" or "both"
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def preflight(self) -> list[Finding]:
+        return []
+
+    def plan(self) -> list[Change]:
+        raise NotImplementedError
+
+    def apply(self, changes: list[Change]) -> None:
+        raise NotImplementedError
+
+    def verify(self) -> list[Finding]:
+        """Read-only checks after apply; an empty list means all is well."""
+        return []
+
+    def plan_destroy(self) -> list[Change]:
+        return []
+
+    def destroy(self) -> list[Change]:
+        """Undo this step's journal entries; returns what was done."""
+        return []
+
+    # helpers
+    def change(self, account: str, resource: str, action: str, summary: str = "", *,
+               before: Any = None, after: Any = None, kind: str = "",
+               **data: Any) -> Change:
+        return Change(self.id, account, resource, action, summary, before, after, kind,  # type: ignore[arg-type]
+                      dict(data))
+
+    def finding(self, severity: str, message: str, fix: str = "", account: str = "") -> Finding:
+        return Finding(severity, message, fix, self.id, account)  # type: ignore[arg-type]
