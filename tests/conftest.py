@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,11 +13,15 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
 _AWS_VARS = [v for v in os.environ if v.startswith("AWS_") and v != "AWS_EC2_METADATA_DISABLED"]
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_env(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every test gets its own config/state dirs and sees no AWS setup from the machine."""
     home = tmp_path_factory.mktemp("home")
     for var in _AWS_VARS:

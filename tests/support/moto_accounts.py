@@ -1,0 +1,118 @@
+"""A plain moto server with two accounts reached by assuming roles, and the helpers the service
+tests share. This is deliberately *not* the project's sandbox: the engine must work against a
+bare emulator too (with ``existing_function_arn``, since moto has no Serverless App Repo).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+
+from wizard.profile import (
+    ConnectorConfig,
+    ConsumerConfig,
+    CredentialRef,
+    OwnerConfig,
+    SetupProfile,
+)
+
+OWNER = "111111111111"
+CONSUMER = "222222222222"
+REGION = "us-east-1"
+SPILL = "owner-spill-bucket"
+RESULTS = "consumer-results-bucket"
+CATALOG = "acct1dynamodb"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class MotoAccounts:
+    endpoint: str
+    config_file: Path
+    analyst_keys: tuple[str, str]
+
+    def session(self, profile: str) -> boto3.Session:
+        return boto3.Session(profile_name=profile, region_name=REGION)
+
+    def client(self, profile: str, service: str):  # type: ignore[no-untyped-def]
+        return self.session(profile).client(service, endpoint_url=self.endpoint)
+
+
+def write_config(path: Path, endpoint: str, base_keys: tuple[str, str],
+                 analyst: tuple[str, str] | None) -> None:
+    lines = [
+        "[profile base]", f"aws_access_key_id = {base_keys[0]}",
+        f"aws_secret_access_key = {base_keys[1]}", f"region = {REGION}",
+        f"endpoint_url = {endpoint}", "",
+    ]
+    for name, acct in (("owner", OWNER), ("consumer", CONSUMER)):
+        lines += [f"[profile {name}]",
+                  f"role_arn = arn:aws:iam::{acct}:role/OrganizationAccountAccessRole",
+                  "source_profile = base", f"region = {REGION}", f"endpoint_url = {endpoint}", ""]
+    if analyst:
+        lines += ["[profile analyst]", f"aws_access_key_id = {analyst[0]}",
+                  f"aws_secret_access_key = {analyst[1]}", f"region = {REGION}",
+                  f"endpoint_url = {endpoint}", ""]
+    path.write_text("\n".join(lines))
+
+
+def seed(endpoint: str, config_file: Path) -> tuple[str, str]:
+    """Owner: spill bucket, Music table, a connector function; consumer: analyst, results."""
+    import os
+
+    os.environ["AWS_CONFIG_FILE"] = str(config_file)
+    owner = boto3.Session(profile_name="owner", region_name=REGION)
+    consumer = boto3.Session(profile_name="consumer", region_name=REGION)
+    s3 = owner.client("s3", endpoint_url=endpoint)
+    s3.create_bucket(Bucket=SPILL)
+    iam = owner.client("iam", endpoint_url=endpoint)
+    role = iam.create_role(RoleName="connector-exec", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
+            "Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("handler.py", "def handler(event, context):\n    return {}\n")
+    owner.client("lambda", endpoint_url=endpoint).create_function(
+        FunctionName=CATALOG, Runtime="python3.12", Role=role, Handler="handler.handler",
+        Code={"ZipFile": buf.getvalue()})
+    ddb = owner.client("dynamodb", endpoint_url=endpoint)
+    ddb.create_table(TableName="Music", BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "Artist", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "Artist", "KeyType": "HASH"}])
+    ciam = consumer.client("iam", endpoint_url=endpoint)
+    ciam.create_user(UserName="analyst")
+    key = ciam.create_access_key(UserName="analyst")["AccessKey"]
+    consumer.client("s3", endpoint_url=endpoint).create_bucket(Bucket=RESULTS)
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def example_profile(*, share_method: str = "assume-role", existing: bool = True,
+                    with_query_credentials: bool = True) -> SetupProfile:
+    return SetupProfile(
+        region=REGION,
+        owner=OwnerConfig(OWNER, CredentialRef(profile="owner")),
+        connector=ConnectorConfig(
+            catalog_name=CATALOG, spill_bucket=SPILL,
+            existing_function_arn=(f"arn:aws:lambda:{REGION}:{OWNER}:function:{CATALOG}"
+                                   if existing else None)),
+        consumers=[ConsumerConfig(
+            account_id=CONSUMER, credentials=CredentialRef(profile="consumer"),
+            principal_arn=f"arn:aws:iam::{CONSUMER}:user/analyst",
+            query_results=f"s3://{RESULTS}/queries/", catalog_name=CATALOG,
+            share_method=share_method,
+            query_credentials=CredentialRef(profile="analyst") if with_query_credentials
+            else None)],
+        test_query=f'SELECT * FROM "{CATALOG}"."default"."music" LIMIT 10',
+    )
