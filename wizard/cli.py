@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="xacct-wizard", description="Set up Amazon Athena cross-account federated "
                 "queries over DynamoDB: owner account A, consumer account(s) B.")
     p.add_argument("--version", action="version", version=f"xacct-wizard {__version__}")
+    p.add_argument("--sandbox", dest="top_sandbox", action="store_true",
+                   help="open the GUI on the embedded sandbox (same as `gui --sandbox`)")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
     def aws_opts(sp: argparse.ArgumentParser, sandbox: bool = True) -> None:
@@ -107,12 +109,21 @@ def _aws_environment(args: argparse.Namespace) -> Iterator[None]:
 
 def _engine(args: argparse.Namespace, quiet: bool = False):  # type: ignore[no-untyped-def]
     from wizard.engine import Engine
+    from wizard.logs import log_event, setup_file_logging
     from wizard.profile import load_profile
     from wizard.render import printer
 
     profile = load_profile(args.profile)
     mfa = (lambda prompt: getpass.getpass(prompt)) if sys.stdin.isatty() else None
-    return Engine(profile, on_event=None if quiet else printer(sys.stderr), mfa_prompt=mfa)
+    setup_file_logging()
+    show = None if quiet else printer(sys.stderr)
+
+    def on_event(event):  # type: ignore[no-untyped-def]
+        log_event(event)
+        if show:
+            show(event)
+
+    return Engine(profile, on_event=on_event, mfa_prompt=mfa)
 
 
 def _confirm(question: str) -> bool:
@@ -289,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command = args.command or "gui"
     if command == "gui" and not hasattr(args, "sandbox"):
-        args.sandbox, args.endpoint_url, args.profile = False, None, None
+        args.sandbox, args.endpoint_url, args.profile = args.top_sandbox, None, None
     try:
         if command in ("plan", "apply", "verify", "destroy"):
             with _aws_environment(args):
