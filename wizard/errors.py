@@ -121,8 +121,8 @@ KNOWN_FAILURES: list[Known] = [
     Known(
         re.compile(r"not authorized to perform: lambda:InvokeFunction.*no identity-based policy",
                    re.I | re.S),
-        "The consumer principal's own IAM policy does not allow invoking the connector Lambda "
-        "(runbook step 10).",
+        "The consumer principal's identity policy (its own IAM policy) does not allow invoking "
+        "the connector Lambda (runbook step 10).",
         "Run `xacct-wizard apply` again to restore the principal's identity policy, or add "
         "lambda:InvokeFunction on the connector function ARN to the principal's policy.",
     ),
