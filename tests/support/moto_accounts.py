@@ -47,21 +47,21 @@ class MotoAccounts:
         return self.session(profile).client(service, endpoint_url=self.endpoint)
 
 
-def write_config(path: Path, endpoint: str, base_keys: tuple[str, str],
+def write_config(path: Path, endpoint: str | None, base_keys: tuple[str, str],
                  analyst: tuple[str, str] | None) -> None:
+    """An AWS config file; without ``endpoint`` the profiles rely on AWS_ENDPOINT_URL."""
+    ep = [f"endpoint_url = {endpoint}"] if endpoint else []
     lines = [
         "[profile base]", f"aws_access_key_id = {base_keys[0]}",
-        f"aws_secret_access_key = {base_keys[1]}", f"region = {REGION}",
-        f"endpoint_url = {endpoint}", "",
+        f"aws_secret_access_key = {base_keys[1]}", f"region = {REGION}", *ep, "",
     ]
     for name, acct in (("owner", OWNER), ("consumer", CONSUMER)):
         lines += [f"[profile {name}]",
                   f"role_arn = arn:aws:iam::{acct}:role/OrganizationAccountAccessRole",
-                  "source_profile = base", f"region = {REGION}", f"endpoint_url = {endpoint}", ""]
+                  "source_profile = base", f"region = {REGION}", *ep, ""]
     if analyst:
         lines += ["[profile analyst]", f"aws_access_key_id = {analyst[0]}",
-                  f"aws_secret_access_key = {analyst[1]}", f"region = {REGION}",
-                  f"endpoint_url = {endpoint}", ""]
+                  f"aws_secret_access_key = {analyst[1]}", f"region = {REGION}", *ep, ""]
     path.write_text("\n".join(lines))
 
 
@@ -116,3 +116,27 @@ def example_profile(*, share_method: str = "assume-role", existing: bool = True,
             else None)],
         test_query=f'SELECT * FROM "{CATALOG}"."default"."music" LIMIT 10',
     )
+
+
+PROFILE_YAML = f"""\
+version: 1
+region: {REGION}
+owner:
+  account_id: "{OWNER}"
+  credentials: {{profile: owner}}
+connector:
+  catalog_name: {CATALOG}
+  spill_bucket: {SPILL}
+  spill_prefix: athena-spill
+  existing_function_arn: arn:aws:lambda:{REGION}:{OWNER}:function:{CATALOG}
+consumers:
+  - account_id: "{CONSUMER}"
+    credentials: {{profile: consumer}}
+    principal_arn: arn:aws:iam::{CONSUMER}:user/analyst
+    query_credentials: {{profile: analyst}}
+    catalog_name: {CATALOG}
+    share_method: assume-role
+    query_results: s3://{RESULTS}/queries/
+    workgroup: primary
+test_query: SELECT * FROM "{CATALOG}"."default"."music" LIMIT 10
+"""
