@@ -83,6 +83,7 @@ def test_endpoint_url_flag_reaches_every_call(accounts, profile_file: Path, caps
     code, out, err = run(capsys, "verify", str(profile_file), "--json",
                          "--endpoint-url", accounts.endpoint)
     assert code == 0, err
+    assert json.loads(out)["state"] == "SUCCEEDED"
     code, _, err = run(capsys, "destroy", str(profile_file), "--yes",
                        "--endpoint-url", accounts.endpoint)
     assert code == 0, err
