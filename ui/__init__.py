@@ -1,0 +1,1 @@
+"""The Qt desktop wizard. Qt only: it never imports boto3 and reaches AWS only via ``wizard``."""

@@ -1,0 +1,195 @@
+"""The application: the QWizard window with its eight pages, and ``run`` for the CLI.
+
+``run(profile_path, sandbox)`` is the contract ``xacct-wizard gui`` relies on. The window opens
+before anything heavy loads: boto3 and the engine are imported on a worker right after the
+first paint, and the AWS config / keyring are read there too, so the first page is ready in
+well under a second and the GUI thread never waits on the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QWidget, QWizard
+
+from ui.backend import Backend
+from ui.context import AppContext
+from ui.pages.access import AccessPage
+from ui.pages.accounts import AccountsPage
+from ui.pages.apply import ApplyPage
+from ui.pages.base import ACCESS, ACCOUNTS, APPLY, CONNECTOR, FINISH, QUERY, REVIEW, START
+from ui.pages.connector import ConnectorPage
+from ui.pages.finish import FinishPage
+from ui.pages.query import QueryPage
+from ui.pages.review import ReviewPage
+from ui.pages.start import StartPage
+from ui.settings import GuiSettings
+from ui.state import WizardState
+from ui.workers import WorkerPool
+
+TITLE = "xacct-wizard - Athena cross-account federated query"
+
+
+@dataclass
+class _MfaRequest:
+    text: str
+    done: threading.Event
+    code: str = ""
+
+
+class MfaBridge(QObject):
+    """botocore asks for MFA codes on a worker thread; the dialog must open on the GUI thread.
+
+    ``prompt`` (worker side) posts a request through a queued signal and blocks that worker
+    until the user answers; the GUI thread keeps running its event loop meanwhile.
+    """
+
+    asked = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.parent_widget = parent
+        self.asked.connect(self._ask)
+
+    def prompt(self, text: str) -> str:
+        if threading.current_thread() is threading.main_thread():
+            raise RuntimeError("MFA prompt called on the GUI thread")
+        request = _MfaRequest(text, threading.Event())
+        self.asked.emit(request)
+        request.done.wait()
+        return request.code
+
+    def _ask(self, request: _MfaRequest) -> None:
+        code, ok = QInputDialog.getText(self.parent_widget, "MFA code",
+                                        request.text.strip() or "Enter the MFA code:",
+                                        QLineEdit.EchoMode.Normal)
+        request.code = code.strip() if ok else ""
+        request.done.set()
+
+
+class MainWizard(QWizard):
+    """The window. Closing it cancels running work and waits for every worker first."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.setWindowTitle(TITLE)
+        self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
+        self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage, True)
+        self.setOption(QWizard.WizardOption.NoCancelButton, True)
+        self.setOption(QWizard.WizardOption.HaveFinishButtonOnEarlyPages, False)
+        self.pages = {
+            START: StartPage(ctx), ACCOUNTS: AccountsPage(ctx), CONNECTOR: ConnectorPage(ctx),
+            ACCESS: AccessPage(ctx), REVIEW: ReviewPage(ctx), APPLY: ApplyPage(ctx),
+            QUERY: QueryPage(ctx), FINISH: FinishPage(ctx),
+        }
+        for page_id, page in self.pages.items():
+            self.setPage(page_id, page)
+        self.setStartId(START)
+        self._pending_result: int | None = None
+        self._restore_geometry()
+
+    # ---------------------------------------------------------------- geometry
+    def _restore_geometry(self) -> None:
+        fm = self.fontMetrics()
+        self.resize(max(960, fm.horizontalAdvance("M") * 80), max(700, fm.height() * 42))
+        raw = self.ctx.settings.geometry
+        if raw:
+            try:
+                self.restoreGeometry(QByteArray(base64.b64decode(raw)))
+            except (ValueError, TypeError):
+                pass
+
+    def save_settings(self) -> None:
+        self.ctx.settings.geometry = base64.b64encode(bytes(self.saveGeometry().data())
+                                                      ).decode("ascii")
+        self.ctx.settings.save()
+
+    # ---------------------------------------------------------------- closing
+    def done(self, result: int) -> None:
+        """Finish/Escape/close: stop running work first; close when the last worker ends."""
+        pool = self.ctx.pool
+        if pool.active:
+            if self._pending_result is None:
+                self._pending_result = result
+                self.setWindowTitle(f"{TITLE} (stopping…)")
+                pool.idle.connect(self._close_when_idle)
+                pool.cancel_all()
+                QTimer.singleShot(15000, self._close_when_idle)  # a stuck call cannot keep us
+            return
+        self.save_settings()
+        super().done(result)
+
+    def _close_when_idle(self) -> None:
+        if self._pending_result is None:
+            return
+        result, self._pending_result = self._pending_result, None
+        self.save_settings()
+        QWizard.done(self, result)
+
+
+def build(backend: Backend | None = None, *, sandbox: bool = False,
+          profile_path: str | None = None,
+          settings: GuiSettings | None = None) -> tuple[MainWizard, AppContext]:
+    """The window and its context (tests pass a fake backend; ``run`` the real one)."""
+    backend = backend or Backend()
+    pool = WorkerPool()
+    state = WizardState(backend, sandbox=sandbox)
+    ctx = AppContext(state=state, pool=pool, backend=backend,
+                     settings=settings or GuiSettings.load())
+    window = MainWizard(ctx)
+    if getattr(backend, "mfa_prompt", None) is None:
+        bridge = MfaBridge(window)
+        backend.mfa_prompt = bridge.prompt
+        window.mfa_bridge = bridge  # type: ignore[attr-defined]
+    start: StartPage = window.pages[START]  # type: ignore[assignment]
+    if profile_path and not sandbox:
+        start.open.setChecked(True)
+        start.load(Path(profile_path).expanduser())
+    ctx.sources.reload(pool, backend)
+    return window, ctx
+
+
+def shutdown(ctx: AppContext) -> None:
+    """After the event loop: every worker finished, an in-process sandbox stopped."""
+    ctx.pool.shutdown(30000)
+    if ctx.sandbox_handle is not None:
+        try:
+            ctx.sandbox_handle.stop()
+        finally:
+            ctx.sandbox_handle = None
+
+
+def run(profile_path: str | None, sandbox: bool) -> int:
+    """Open the wizard; returns the process exit status (0)."""
+    started = time.perf_counter()
+    QApplication.setHighDpiScaleFactorRoundingPolicy(
+        Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("xacct-wizard")
+    app.setApplicationDisplayName("xacct-wizard")
+    window, ctx = build(sandbox=sandbox, profile_path=profile_path)
+    window.show()
+
+    def first_page_ready() -> None:
+        ready = time.perf_counter() - started
+        if os.environ.get("XACCT_WIZARD_TIMING"):
+            print(f"first page ready after {ready:.3f} s", file=sys.stderr, flush=True)
+        if os.environ.get("XACCT_WIZARD_EXIT_WHEN_READY"):
+            window.close()
+            return
+        ctx.pool.start(lambda job: ctx.backend.preload())
+
+    QTimer.singleShot(0, first_page_ready)
+    try:
+        app.exec()
+    finally:
+        shutdown(ctx)
+    return 0

@@ -1,0 +1,206 @@
+"""The seam between the pages and the engine: every blocking call the GUI makes, in one class.
+
+Why: pages must stay testable without AWS and must never import boto3. They receive a
+``Backend`` (the real one here, a fake in tests) and only ever call it from a worker
+(``ui.workers``). The wizard modules that pull in boto3 are imported lazily inside the methods,
+so they load on a worker thread and never stall the window's first paint.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from wizard.profile import CredentialRef, SetupProfile
+
+if TYPE_CHECKING:
+    from wizard.changes import Event
+    from wizard.credentials import Identity, NamedProfile
+    from wizard.discovery import Function, Principal
+    from wizard.engine import Engine
+
+MfaPrompt = Callable[[str], str]
+
+
+@dataclass
+class QueryStats:
+    """What the Test query page shows about one execution (computed off the GUI thread)."""
+
+    query_id: str = ""
+    state: str = ""
+    data_scanned_bytes: int = 0
+    engine_ms: int = 0
+    total_ms: int = 0
+    cost_usd: float = 0.0
+    error: str = ""
+    cause: str = ""
+    fix: str = ""
+
+
+@dataclass
+class QueryPage:
+    columns: list[str]
+    types: list[str]
+    rows: list[list[Any]]
+
+
+@dataclass
+class Backend:
+    """The real backend: the wizard engine and ``wizard.discovery`` against AWS (or a sandbox).
+
+    ``hooks`` are botocore event hooks handed to every Engine this backend builds; tests use
+    them to make one AWS call fail (``("before-call.lambda.AddPermission", raise_fn)``).
+    ``mfa_prompt`` is called from a worker thread when a profile asks for an MFA code.
+    """
+
+    hooks: list[tuple[str, Any]] = field(default_factory=list)
+    mfa_prompt: MfaPrompt | None = None
+    poll_delay: float = 2.0
+
+    # ---------------------------------------------------------------- warm-up
+    def preload(self) -> None:
+        """Import the engine (boto3, botocore) on a worker so the first Check is quick."""
+        import wizard.credentials
+        import wizard.discovery
+        import wizard.engine
+        import wizard.query  # noqa: F401
+
+    # ---------------------------------------------------------------- sandbox
+    def start_sandbox(self) -> Any:
+        """Start an in-process sandbox (the caller applies ``.env()`` and stops it at exit)."""
+        from wizard.sandbox import Sandbox
+
+        return Sandbox().start()
+
+    def sandbox_example(self, sandbox: Any = None) -> tuple[SetupProfile, Path | None]:
+        """The sandbox's complete example profile: of ``sandbox``, else of the one the
+        environment points at (``--sandbox`` set AWS_CONFIG_FILE beside it), else the
+        packaged copy (same accounts and profile names)."""
+        from wizard.profile import load_profile, profile_from_dict
+
+        path: Path | None = None
+        if sandbox is not None:
+            path = Path(sandbox.example_profile)
+        elif os.environ.get("AWS_CONFIG_FILE"):
+            candidate = Path(os.environ["AWS_CONFIG_FILE"]).parent / "sandbox.yaml"
+            path = candidate if candidate.is_file() else None
+        if path is not None:
+            return load_profile(path), path
+        import yaml
+
+        from wizard.sandbox.server import example_profile_text
+
+        return profile_from_dict(yaml.safe_load(example_profile_text())), None
+
+    # ---------------------------------------------------------------- credentials
+    def named_profiles(self) -> list[NamedProfile]:
+        from wizard.credentials import list_named_profiles
+
+        return list_named_profiles()
+
+    def keyring_names(self) -> list[str]:
+        """Stored key names; raises KeyringUnavailable when no safe OS keyring exists."""
+        from wizard.credentials import list_keys
+
+        return list_keys()
+
+    def store_keys(self, name: str, access_key_id: str, secret_access_key: str,
+                   session_token: str | None = None) -> None:
+        from wizard.credentials import StoredKeys, store_keys
+        from wizard.errors import register_secret
+
+        register_secret(secret_access_key)
+        register_secret(session_token)
+        store_keys(name, StoredKeys(access_key_id, secret_access_key, session_token or None))
+
+    def session(self, ref: CredentialRef, region: str) -> Any:
+        from wizard.credentials import make_session
+
+        return make_session(ref, region, mfa_prompt=self.mfa_prompt)
+
+    def check(self, ref: CredentialRef, region: str, expected: str | None,
+              label: str) -> Identity:
+        """Who these credentials are (GetCallerIdentity); CredentialsError on a mismatch."""
+        from wizard.credentials import check_identity
+
+        return check_identity(self.session(ref, region), expected or None, label)
+
+    # ---------------------------------------------------------------- pickers
+    def sar_versions(self, ref: CredentialRef, region: str) -> list[str]:
+        from wizard.discovery import sar_versions
+
+        return sar_versions(self.session(ref, region))
+
+    def buckets(self, ref: CredentialRef, region: str) -> list[str]:
+        from wizard.discovery import buckets_in_region
+
+        return buckets_in_region(self.session(ref, region), region)
+
+    def functions(self, ref: CredentialRef, region: str) -> list[Function]:
+        from wizard.discovery import lambda_functions
+
+        return lambda_functions(self.session(ref, region), region)
+
+    def principals(self, ref: CredentialRef, region: str) -> list[Principal]:
+        from wizard.discovery import principals
+
+        return principals(self.session(ref, region))
+
+    # ---------------------------------------------------------------- engine
+    def engine(self, profile: SetupProfile, on_event: Callable[[Event], None]) -> Engine:
+        from wizard.engine import Engine
+
+        return Engine(profile, on_event=on_event, hooks=list(self.hooks),
+                      mfa_prompt=self.mfa_prompt, poll_delay=self.poll_delay)
+
+    def step_titles(self) -> list[tuple[str, str]]:
+        """(id, title) of every step in runbook order, for the Apply page's checklist."""
+        from wizard.steps import ORDER
+
+        return [(cls.id, cls.title) for cls in ORDER]
+
+    # ---------------------------------------------------------------- test query
+    def run_query(self, engine: Engine, sql: str, cancel: threading.Event,
+                  on_started: Callable[[str], None],
+                  on_state: Callable[[str], None]) -> tuple[QueryStats, Iterator[QueryPage]]:
+        """Start the query as the consumer principal, wait for it, and page its results lazily.
+
+        Returns the execution's statistics and an iterator of result pages that the caller
+        pulls one page at a time (so 100 000 rows are never read ahead of the grid).
+        """
+        from wizard.query import QueryResult, fill_execution, query_cost_usd
+
+        runner = engine.query_runner()
+        runner.cancel = cancel  # a cancelled query must not cancel the whole engine
+        # A Cancel cuts the current poll delay short (wait() then stops the query); after that,
+        # polls until CANCELLED keep their normal pace.
+        runner.sleep = lambda s: time.sleep(s) if cancel.is_set() else cancel.wait(s)
+        query_id = runner.start(sql)
+        on_started(query_id)
+        ex = runner.wait(query_id, on_state)
+        result = QueryResult(query_id=query_id)
+        fill_execution(result, ex)
+        stats = QueryStats(query_id, result.state, result.data_scanned_bytes, result.engine_ms,
+                           result.total_ms, query_cost_usd(result.data_scanned_bytes),
+                           result.error, result.cause, result.fix)
+
+        def pages() -> Iterator[QueryPage]:
+            if result.state != "SUCCEEDED":
+                return
+            for columns, types, rows in runner.pages(query_id):
+                yield QueryPage(columns, types, rows)
+
+        return stats, pages()
+
+    def result_pages(self, engine: Engine, query_id: str) -> Iterator[QueryPage]:
+        """A fresh pass over a finished query's results (CSV export reads them again)."""
+        runner = engine.query_runner()
+        runner.cancel = threading.Event()
+        for columns, types, rows in runner.pages(query_id):
+            yield QueryPage(columns, types, rows)
+

@@ -1,0 +1,1 @@
+"""One QWizardPage per step of the setup, in the order the wizard shows them."""

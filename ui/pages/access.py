@@ -1,0 +1,352 @@
+"""Page 4, Access: who in each consumer account may query (a picker of B's users and roles),
+how the catalog is shared, its name there, where query results go; consumers can be added and
+removed. The first consumer's account and credentials come from the Accounts page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ui.pages.base import BasePage
+from ui.state import blank_consumer
+from ui.widgets.account_side import AccountSide
+from ui.widgets.common import MessageLabel
+from wizard.profile import ConsumerConfig, CredentialRef
+
+SHARE_METHODS = [
+    ("assume-role", "Assume a role in B (what the console's Share does)"),
+    ("direct", "Directly: the wizard creates the catalog in B with B's credentials"),
+]
+ASSUME = "(the principal itself: assume it when it is a role)"
+
+
+def _consumer_name(path: str) -> str:
+    """``consumers[1]`` -> ``consumer 2`` (the list numbers consumers from 1)."""
+    if path.startswith("consumers[") and path.endswith("]"):
+        try:
+            return f"consumer {int(path[len('consumers['):-1]) + 1}"
+        except ValueError:
+            pass
+    return path
+
+
+def _stack(*widgets: QWidget) -> QWidget:
+    box = QWidget()
+    lay = QVBoxLayout(box)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.setSpacing(2)
+    for w in widgets:
+        lay.addWidget(w)
+    return box
+
+
+class AccessPage(BasePage):
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        self.setTitle("Access")
+        self.setSubTitle("Who in the consumer account may query the table, and how the catalog "
+                         "reaches that account. Add a consumer for every further account.")
+        # --- consumer list
+        self.list = QListWidget(self)
+        self.list.setAccessibleName("Consumers")
+        self.add = QPushButton("&Add consumer", self)
+        self.remove = QPushButton("Re&move", self)
+        left = QWidget(self)
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(QLabel("Consumer accounts:", left))
+        ll.addWidget(self.list, 1)
+        brow = QHBoxLayout()
+        brow.addWidget(self.add)
+        brow.addWidget(self.remove)
+        ll.addLayout(brow)
+
+        # --- details of the selected consumer
+        self.details = QGroupBox(self)
+        self.side = AccountSide(ctx, "Account and credentials", "consumer", self.details)
+        self.side_note = QLabel(self.details)
+        self.side_note.setWordWrap(True)
+        self.principal = QComboBox(self.details)
+        self.principal.setEditable(True)
+        self.principal.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.principal.setAccessibleName("Consumer principal ARN")
+        self.principal.lineEdit().setPlaceholderText("arn:aws:iam::ACCOUNT:user/NAME or :role/NAME")
+        self.principal_status = QLabel(self.details)
+        self.principal_msg = MessageLabel(self.details)
+        self.create_principal = QCheckBox("Create this IAM &user if it does not exist",
+                                          self.details)
+        self.share = QComboBox(self.details)
+        for value, text in SHARE_METHODS:
+            self.share.addItem(text, value)
+        self.catalog = QLineEdit(self.details)
+        self.catalog_msg = MessageLabel(self.details)
+        self.results = QLineEdit(self.details)
+        self.results.setPlaceholderText("s3://bucket-in-B/prefix/")
+        self.results_msg = MessageLabel(self.details)
+        self.workgroup = QLineEdit(self.details)
+        self.workgroup_msg = MessageLabel(self.details)
+        self.query_as = QComboBox(self.details)
+        self.query_as.setAccessibleName("Run the test query as")
+        self.query_as_msg = MessageLabel(self.details)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow(self.side_note)
+        form.addRow(self.side)
+        labels = []
+        for text, field in (
+            ("P&rincipal:", _stack(self.principal, self.principal_status, self.principal_msg,
+                                   self.create_principal)),
+            ("S&hare method:", self.share),
+            ("Ca&talog name in B:", _stack(self.catalog, self.catalog_msg)),
+            ("&Query results:", _stack(self.results, self.results_msg)),
+            ("Work&group:", _stack(self.workgroup, self.workgroup_msg)),
+            ("Test query runs a&s:", _stack(self.query_as, self.query_as_msg)),
+        ):
+            label = QLabel(text, self.details)
+            labels.append(label)
+            form.addRow(label, field)
+        for label, buddy in zip(labels, (self.principal, self.share, self.catalog, self.results,
+                                         self.workgroup, self.query_as), strict=True):
+            label.setBuddy(buddy)
+        self.details.setLayout(form)
+
+        split = QSplitter(Qt.Orientation.Horizontal, self)
+        split.addWidget(left)
+        split.addWidget(self.details)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 4)
+        split.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.addWidget(split, 1)
+        self.list_msg = MessageLabel(self)
+        layout.addWidget(self.list_msg)
+
+        self._index = 0
+        self._loading = False
+        self._principals: dict[Any, list[Any]] = {}
+        self.list.currentRowChanged.connect(self._select)
+        self.add.clicked.connect(self._add)
+        self.remove.clicked.connect(self._remove)
+        self.side.changed.connect(self._changed)
+        self.side.checked.connect(self.refresh)
+        self.principal.currentTextChanged.connect(self._changed)
+        self.create_principal.toggled.connect(self._changed)
+        self.share.currentIndexChanged.connect(self._changed)
+        for edit in (self.catalog, self.results, self.workgroup):
+            edit.textChanged.connect(self._changed)
+        self.query_as.currentIndexChanged.connect(self._changed)
+        ctx.sources.changed.connect(self._fill_query_as)
+
+    # ---------------------------------------------------------------- list
+    def initializePage(self) -> None:
+        for c in self.profile.consumers:
+            if not c.catalog_name:
+                c.catalog_name = self.profile.connector.catalog_name
+        self._fill_list()
+        self.list.setCurrentRow(0)
+        self._select(0)
+
+    def _label(self, i: int, c: ConsumerConfig) -> str:
+        who = c.principal_name if c.principal_arn else "no principal yet"
+        return f"{i + 1}. {c.account_id or '(account?)'} - {who}"
+
+    def _fill_list(self) -> None:
+        self.list.blockSignals(True)
+        row = self.list.currentRow()
+        self.list.clear()
+        for i, c in enumerate(self.profile.consumers):
+            self.list.addItem(self._label(i, c))
+        self.list.setCurrentRow(min(max(row, 0), self.list.count() - 1))
+        self.list.blockSignals(False)
+        self.remove.setEnabled(len(self.profile.consumers) > 1)
+
+    def _add(self) -> None:
+        c = blank_consumer()
+        c.catalog_name = self.profile.connector.catalog_name
+        self.profile.consumers.append(c)
+        self._fill_list()
+        self.list.setCurrentRow(len(self.profile.consumers) - 1)
+        self.side.account.setFocus()
+
+    def _remove(self) -> None:
+        consumers = self.profile.consumers
+        if len(consumers) <= 1:
+            return
+        i = self.list.currentRow()
+        if i <= 0:
+            self.list_msg.show_message("The first consumer is the one on the Accounts page; "
+                                       "change it there.", "warn")
+            return
+        del consumers[i]
+        self._fill_list()
+        self.list.setCurrentRow(min(i, len(consumers) - 1))
+        self._select(self.list.currentRow())
+
+    # ---------------------------------------------------------------- details
+    def _current(self) -> ConsumerConfig:
+        return self.profile.consumers[self._index]
+
+    def _select(self, row: int) -> None:
+        if row < 0 or row >= len(self.profile.consumers):
+            return
+        self._index = row
+        c = self._current()
+        self._loading = True
+        try:
+            self.details.setTitle(f"Consumer {row + 1}")
+            first = row == 0
+            self.side.setVisible(not first)
+            self.side_note.setText(
+                f"Account {c.account_id or '(not set)'} with "
+                f"{c.credentials.describe() if (c.credentials.profile or c.credentials.keyring) else 'no credentials'}"  # noqa: E501
+                " - set on the Accounts page." if first else
+                "A further consumer account: its id and the credentials of one of its admins.")
+            if not first:
+                self.side.set_values(c.account_id, c.credentials)
+                self.side.set_region(self.profile.region)
+            self.principal.setEditText(c.principal_arn)
+            self.create_principal.setChecked(bool(c.create_principal))
+            self.share.setCurrentIndex(max(self.share.findData(c.share_method), 0))
+            self.catalog.setText(c.catalog_name)
+            self.results.setText(c.query_results)
+            self.workgroup.setText(c.workgroup)
+            self._fill_query_as()
+        finally:
+            self._loading = False
+        self.refresh()
+        self._load_principals()
+
+    def _fill_query_as(self) -> None:
+        c = self._current() if self.profile.consumers else None
+        loading, self._loading = self._loading, True
+        try:
+            self.query_as.clear()
+            self.query_as.addItem(ASSUME, None)
+            for p in self.ctx.sources.profiles:
+                self.query_as.addItem(f"profile {p.name}", ("profile", p.name))
+            for name in self.ctx.sources.keyring:
+                self.query_as.addItem(f"keyring entry {name}", ("keyring", name))
+            ref = c.query_credentials if c is not None else None
+            if ref is not None:
+                data = ("keyring", ref.keyring) if ref.keyring else ("profile", ref.profile)
+                if self.query_as.findData(data) < 0:
+                    self.query_as.addItem(f"{data[0]} {data[1]}  (not found here)", data)
+                self.query_as.setCurrentIndex(self.query_as.findData(data))
+            else:
+                self.query_as.setCurrentIndex(0)
+        finally:
+            self._loading = loading
+
+    def _load_principals(self) -> None:
+        c = self._current()
+        ref = CredentialRef(c.credentials.profile, c.credentials.keyring)
+        if not (ref.profile or ref.keyring) or not c.account_id:
+            self.principal_status.setText("")
+            return
+        key = (c.account_id, ref.profile, ref.keyring, self.profile.region)
+        if key in self._principals:
+            self._show_principals(self._principals[key])
+            return
+        backend, region = self.ctx.backend, self.profile.region
+        self.principal_status.setText(f"reading users and roles of {c.account_id}…")
+        index = self._index
+
+        def read(principals: list[Any]) -> None:
+            self._principals[key] = principals
+            if self._index == index:
+                self._show_principals(principals)
+
+        def failed(exc: BaseException) -> None:
+            if self._index == index:
+                self.principal_status.setText(f"could not list users and roles: {exc}")
+
+        self.run(lambda job: backend.principals(ref, region), on_returned=read,
+                 on_errored=failed)
+
+    def _show_principals(self, principals: list[Any]) -> None:
+        text = self.principal.currentText()
+        self.principal.blockSignals(True)
+        self.principal.clear()
+        for p in principals:
+            self.principal.addItem(f"{p.arn}", p.arn)
+            self.principal.setItemData(self.principal.count() - 1, f"IAM {p.kind} {p.name}",
+                                       Qt.ItemDataRole.ToolTipRole)
+        self.principal.setEditText(text)
+        self.principal.blockSignals(False)
+        users = sum(1 for p in principals if p.kind == "user")
+        self.principal_status.setText(f"{users} user(s) and {len(principals) - users} role(s) "
+                                      "to pick from, or type an ARN")
+
+    def _changed(self, *_: Any) -> None:
+        if self._loading or not self.profile.consumers:
+            return
+        c = self._current()
+        if self._index > 0:
+            c.account_id = self.side.account_id()
+            c.credentials = self.side.credential_ref()
+        c.principal_arn = self.principal.currentText().strip()
+        c.create_principal = self.create_principal.isChecked()
+        c.share_method = str(self.share.currentData())
+        c.catalog_name = self.catalog.text().strip()
+        c.query_results = self.results.text().strip()
+        c.workgroup = self.workgroup.text().strip()
+        data = self.query_as.currentData()
+        c.query_credentials = None if not data else (
+            CredentialRef(keyring=data[1]) if data[0] == "keyring" else
+            CredentialRef(profile=data[1]))
+        item = self.list.item(self._index)
+        if item is not None:
+            item.setText(self._label(self._index, c))
+        self.refresh()
+        if self._index > 0:
+            self._load_principals()
+
+    # ---------------------------------------------------------------- validation
+    def refresh(self) -> None:
+        i = self._index
+        p = f"consumers[{i}]"
+        probs = self.problems("consumers")
+        mine = [x for x in probs if x.path.startswith(p + ".") or x.path == p]
+        m = self.message_for
+        if i > 0:
+            self.side.set_messages(m(mine, f"{p}.account_id"), m(mine, f"{p}.credentials"))
+        self.principal_msg.show_message(m(mine, f"{p}.principal_arn"))
+        self.catalog_msg.show_message(m(mine, f"{p}.catalog_name"))
+        self.results_msg.show_message(m(mine, f"{p}.query_results"))
+        self.workgroup_msg.show_message(m(mine, f"{p}.workgroup"))
+        c = self._current() if self.profile.consumers else None
+        note = None
+        if c is not None and c.query_credentials is None and c.principal_arn \
+                and c.principal_kind == "user":
+            note = ("A user cannot be assumed: pick the credentials the test query runs with "
+                    "(the user's own keys), or the test query cannot run.")
+        self.query_as_msg.show_message(m(mine, f"{p}.query_credentials") or note,
+                                       "error" if m(mine, f"{p}.query_credentials") else "warn")
+        others = sorted({x.path.split(".")[0] for x in probs
+                         if not (x.path.startswith(p + ".") or x.path == p)})
+        self.list_msg.show_message(
+            ("Also to fix: " + ", ".join(_consumer_name(o) for o in others)) if others else None)
+        failed = i > 0 and self.side.check_state == "error"
+        self._problems = probs
+        self._failed = failed
+        self.refresh_complete()
+
+    def ready(self) -> bool:
+        return not getattr(self, "_problems", [None]) and not getattr(self, "_failed", False)

@@ -1,0 +1,126 @@
+"""Page 2, Accounts: owner (A) and consumer (B) side by side, the region, each side's
+credentials, and a Check that shows who those credentials really are.
+
+The usual first mistake is credentials for the wrong account; the Check names both ids
+(typed vs. real) before anything is planned, and owner == consumer is refused inline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QVBoxLayout
+
+from ui.pages.base import BasePage
+from ui.widgets.account_side import AccountSide
+from ui.widgets.common import MessageLabel
+
+# Regions where Athena federated queries and the DynamoDB connector are available (common
+# ones first); the field is editable, and the engine's region check is the authority.
+REGIONS = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "eu-west-1",
+           "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1", "eu-south-1",
+           "ap-south-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+           "ap-southeast-1", "ap-southeast-2", "sa-east-1", "me-south-1", "af-south-1"]
+
+
+class AccountsPage(BasePage):
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        self.setTitle("Accounts")
+        self.setSubTitle("Which account owns the DynamoDB table (A) and which one will query "
+                         "it (B), and the credentials the wizard uses for each. Both accounts "
+                         "work in one region.")
+        self.region = QComboBox(self)
+        self.region.setEditable(True)
+        self.region.addItems(REGIONS)
+        self.region.setAccessibleName("Region")
+        self.region_msg = MessageLabel(self)
+        self.owner = AccountSide(ctx, "Owner account (A)", "owner", self)
+        self.owner.setToolTip("Owns the DynamoDB table; the connector is deployed here.")
+        self.consumer = AccountSide(ctx, "Consumer account (B)", "consumer", self)
+        self.consumer.setToolTip("Queries the table through the shared catalog.")
+        self.cross_msg = MessageLabel(self)
+
+        form = QFormLayout()
+        region_label = QLabel("&Region:", self)
+        region_label.setBuddy(self.region)
+        form.addRow(region_label, self.region)
+        form.addRow("", self.region_msg)
+        sides = QHBoxLayout()
+        sides.addWidget(self.owner, 1)
+        sides.addWidget(self.consumer, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(sides)
+        layout.addWidget(self.cross_msg)
+        layout.addStretch(1)
+
+        self.setTabOrder(self.region, self.owner.account)
+        self._loading = False
+        self.region.currentTextChanged.connect(self._changed)
+        for side in (self.owner, self.consumer):
+            side.changed.connect(self._changed)
+            side.checked.connect(self.refresh)
+
+    # ---------------------------------------------------------------- fill / collect
+    def initializePage(self) -> None:
+        p = self.profile
+        self._loading = True
+        try:
+            self.region.setCurrentText(p.region or "")
+            self.owner.set_values(p.owner.account_id, p.owner.credentials)
+            c = p.consumers[0]
+            self.consumer.set_values(c.account_id, c.credentials)
+            for side in (self.owner, self.consumer):
+                side.set_region(p.region)
+        finally:
+            self._loading = False
+        self.refresh()
+        self.check_all()
+
+    def check_all(self) -> None:
+        """Check every side that has credentials (a loaded profile shows its badges at once)."""
+        for side in (self.owner, self.consumer):
+            ref = side.credential_ref()
+            if ref.profile or ref.keyring:
+                side.check()
+
+    def _changed(self, *_: Any) -> None:
+        if self._loading:
+            return
+        p = self.profile
+        p.region = self.region.currentText().strip()
+        p.owner.account_id = self.owner.account_id()
+        p.owner.credentials = self.owner.credential_ref()
+        c = p.consumers[0]
+        c.account_id = self.consumer.account_id()
+        c.credentials = self.consumer.credential_ref()
+        for side in (self.owner, self.consumer):
+            side.set_region(p.region)
+        self.refresh()
+
+    # ---------------------------------------------------------------- validation
+    def refresh(self) -> None:
+        probs = self.problems("region", "owner.", "consumers[0].account_id",
+                              "consumers[0].credentials")
+        self.region_msg.show_message(self.message_for(probs, "region"))
+        self.owner.set_messages(self.message_for(probs, "owner.account_id"),
+                                self.message_for(probs, "owner.credentials"))
+        self.consumer.set_messages(self.message_for(probs, "consumers[0].account_id"),
+                                   self.message_for(probs, "consumers[0].credentials"))
+        failed = [s for s in (self.owner, self.consumer) if s.check_state == "error"]
+        if failed:
+            self.cross_msg.show_message(
+                "Fix the credentials marked ✗ (or the account id they are checked against), "
+                "then press Check again.")
+        else:
+            self.cross_msg.show_message(None)
+        self._problems = probs
+        self.refresh_complete()
+
+    def ready(self) -> bool:
+        probs = getattr(self, "_problems", None)
+        if probs is None:
+            return False
+        return not probs and all(s.check_state != "error"
+                                 for s in (self.owner, self.consumer))

@@ -1,0 +1,277 @@
+"""Page 6, Apply: the engine makes the setup exist, step by step, while this page shows each
+step's status, the connector stack's events and a redacted log - and, when a step fails, the
+translated cause and fix with Retry (apply resumes from the journal) and Roll back (destroy).
+
+Engine events arrive from worker threads as queued signals (the job's ``progress``), so the
+page only ever renders them on the GUI thread.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ui.pages.base import BasePage
+from ui.pages.review import explain
+from ui.widgets.common import MessageLabel, heading, tone
+from ui.widgets.log_pane import LogPane
+
+if TYPE_CHECKING:
+    from wizard.changes import Event
+
+STATUS = {"pending": "○ pending", "running": "◐ running", "done": "✓ done",
+          "failed": "✗ failed", "skipped": "– skipped"}
+STATUS_TONE = {"pending": "muted", "running": "info", "done": "ok", "failed": "error",
+               "skipped": "muted"}
+
+
+def event_text(event: Event) -> str:
+    """One log line for an event (the CLI's render module pulls in boto3, so not that)."""
+    mark = {"step-started": "→", "step-done": "✓", "step-failed": "✗", "stack-event": "·",
+            "query-state": "?"}.get(event.kind, " ")
+    where = f"[{event.account}] " if event.account else ""
+    step = f"{event.step}: " if event.step and event.kind not in ("step-started",
+                                                                  "step-done") else ""
+    return f"{mark} {where}{step}{event.message}"
+
+
+class ApplyPage(BasePage):
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        self.setTitle("Apply")
+        self.setSubTitle("Making the setup exist in both accounts. It is safe to stop: "
+                         "applying again resumes where it stopped.")
+        self.status = QLabel(self)
+        self.status.setWordWrap(True)
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 100)
+        self.cancel = QPushButton("&Cancel", self)
+        self.cancel.setToolTip("Stop after the current AWS call; Apply again resumes.")
+        self.steps = QTreeWidget(self)
+        self.steps.setColumnCount(3)
+        self.steps.setHeaderLabels(["Status", "Step", "Detail"])
+        self.steps.setRootIsDecorated(False)
+        self.steps.setUniformRowHeights(True)
+        self.steps.setAccessibleName("Steps")
+        hdr = self.steps.header()
+        hdr.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        hdr.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        hdr.setStretchLastSection(True)
+        self.stack_events = QListWidget(self)
+        self.stack_events.setAccessibleName("Connector stack events")
+        self.log = LogPane("Log", self)
+
+        # --- failure panel
+        self.failure = QFrame(self)
+        self.failure.setFrameShape(QFrame.Shape.StyledPanel)
+        self.failure_text = MessageLabel(self.failure)
+        self.retry = QPushButton("&Retry", self.failure)
+        self.retry.setToolTip("Apply again: steps already done are skipped.")
+        self.rollback = QPushButton("R&oll back", self.failure)
+        self.rollback.setToolTip("Undo everything this setup created and restore what it "
+                                 "changed.")
+        fl = QVBoxLayout(self.failure)
+        fl.addWidget(self.failure_text)
+        frow = QHBoxLayout()
+        frow.addStretch(1)
+        frow.addWidget(self.retry)
+        frow.addWidget(self.rollback)
+        fl.addLayout(frow)
+        self.failure.hide()
+
+        top = QHBoxLayout()
+        top.addWidget(self.progress, 1)
+        top.addWidget(self.cancel)
+        stack_box = QWidget(self)
+        sl = QVBoxLayout(stack_box)
+        sl.setContentsMargins(0, 0, 0, 0)
+        sl.addWidget(heading("Connector stack events"))
+        sl.addWidget(self.stack_events, 1)
+        steps_box = QWidget(self)
+        stl = QVBoxLayout(steps_box)
+        stl.setContentsMargins(0, 0, 0, 0)
+        stl.addWidget(heading("Steps"))
+        stl.addWidget(self.steps, 1)
+        upper = QSplitter(Qt.Orientation.Horizontal, self)
+        upper.addWidget(steps_box)
+        upper.addWidget(stack_box)
+        upper.setStretchFactor(0, 3)
+        upper.setStretchFactor(1, 2)
+        split = QSplitter(Qt.Orientation.Vertical, self)
+        split.addWidget(upper)
+        split.addWidget(self.log)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.status)
+        layout.addLayout(top)
+        layout.addWidget(self.failure)
+        layout.addWidget(split, 1)
+
+        self.cancel.clicked.connect(self.cancel_run)
+        self.retry.clicked.connect(self.start_apply)
+        self.rollback.clicked.connect(self.roll_back)
+        self._rows: dict[str, QTreeWidgetItem] = {}
+        self._worker: Any = None
+        self._applied_key: Any = None
+        self.cancel.setEnabled(False)
+
+    # ---------------------------------------------------------------- lifecycle
+    def initializePage(self) -> None:
+        key = self.ctx.state.snapshot()
+        if self.ctx.state.applied and key == self._applied_key:
+            return  # came back to a finished run: show it, do not run again
+        self.start_apply()
+
+    def ready(self) -> bool:
+        return self.ctx.state.applied
+
+    def _set_row(self, step: str, status: str, detail: str | None = None,
+                 title: str | None = None) -> None:
+        item = self._rows.get(step)
+        if item is None:
+            item = QTreeWidgetItem(["", title or step, ""])
+            self.steps.addTopLevelItem(item)
+            self._rows[step] = item
+        if title:
+            item.setText(1, title)
+        item.setText(0, STATUS[status])
+        item.setData(0, Qt.ItemDataRole.UserRole, status)
+        item.setForeground(0, tone(STATUS_TONE[status]))
+        if detail is not None:
+            first = detail.splitlines()[0] if detail else ""
+            item.setText(2, first)
+            item.setToolTip(2, detail)
+
+    def step_status(self, step: str) -> str:
+        item = self._rows.get(step)
+        return str(item.data(0, Qt.ItemDataRole.UserRole)) if item else ""
+
+    def _start(self, what: str, run: Any, on_returned: Any) -> None:
+        state = self.ctx.state
+        backend = self.ctx.backend
+
+        def work(job: Any) -> Any:
+            state.set_sink(job.progress)
+            job.progress(("steps", backend.step_titles()))
+            engine = state.engine()
+            job.on_cancel(engine.cancel)
+            return run(engine)
+
+        self.failure.hide()
+        self.cancel.setEnabled(True)
+        self.status.setText(what)
+        self.set_busy(True)
+        self._worker = self.run(work, on_progress=self._progress, on_returned=on_returned,
+                                on_errored=self._failed, on_finished=self._finished)
+
+    def start_apply(self) -> None:
+        if self._worker is not None:
+            return
+        self.ctx.state.applied = False
+        self.progress.setValue(0)
+        self.log.append("apply: starting")
+        self._start("Applying…", lambda engine: engine.apply(), self._applied)
+
+    def roll_back(self) -> None:
+        if self._worker is not None:
+            return
+        answer = QMessageBox.question(
+            self, "Roll back",
+            "Remove everything this setup created in both accounts and restore the policies it "
+            "changed (other statements are kept)?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self.progress.setValue(0)
+        self.log.append("roll back: starting")
+        self._start("Rolling back…", lambda engine: engine.destroy(), self._rolled_back)
+
+    def cancel_run(self) -> None:
+        if self._worker is not None:
+            self.log.append("cancel requested: stopping after the current AWS call")
+            self.status.setText("Cancelling…")
+            self.cancel.setEnabled(False)
+            self._worker.cancel()
+
+    # ---------------------------------------------------------------- events
+    def _progress(self, value: Any) -> None:
+        if isinstance(value, tuple) and value and value[0] == "steps":
+            for step_id, title in value[1]:
+                if step_id not in self._rows:
+                    self._set_row(step_id, "pending", "", title)
+                elif self.step_status(step_id) in ("failed", "running"):
+                    self._set_row(step_id, "pending")
+            return
+        event: Event = value
+        if event.fraction is not None:
+            self.progress.setValue(int(event.fraction * 100))
+        if event.kind == "step-started":
+            self._set_row(event.step, "running", event.message)
+            self.status.setText(f"{event.message}…")
+        elif event.kind == "step-done":
+            self._set_row(event.step, "done", event.message)
+        elif event.kind == "step-failed":
+            self._set_row(event.step, "failed", event.message)
+        elif event.kind == "stack-event":
+            self.stack_events.addItem(event.message)
+            self.stack_events.scrollToBottom()
+        self.log.append(event_text(event))
+
+    def _applied(self, changes: list[Any]) -> None:
+        made = len([c for c in changes if getattr(c, "action", "none") != "none"])
+        self.ctx.state.applied = True
+        self._applied_key = self.ctx.state.snapshot()
+        self.progress.setValue(100)
+        self.status.setText(f"Done: {made} change(s) made; everything is in place. Next: run "
+                            "the test query as the consumer.")
+        self.log.append(f"apply: done, {made} change(s)")
+
+    def _rolled_back(self, changes: list[Any]) -> None:
+        self.progress.setValue(100)
+        self.ctx.state.applied = False
+        for step_id in self._rows:
+            self._set_row(step_id, "skipped", "rolled back")
+        self.status.setText(f"Rolled back ({len(changes)} undo action(s)). Nothing of this "
+                            "setup is left; go Back to change it, or Retry to apply again.")
+        self.failure_text.show_message("Rolled back.", "info")
+        self.rollback.setEnabled(False)
+        self.failure.show()
+        self.log.append("roll back: done")
+
+    def _failed(self, exc: BaseException) -> None:
+        text = explain(exc)
+        from wizard.errors import Cancelled
+
+        cancelled = isinstance(exc, Cancelled)
+        self.status.setText("Cancelled." if cancelled else "A step failed.")
+        for step_id in self._rows:
+            if self.step_status(step_id) == "running":
+                self._set_row(step_id, "failed", "cancelled" if cancelled else text)
+        self.failure_text.show_message(text, "warn" if cancelled else "error")
+        self.rollback.setEnabled(True)
+        self.failure.show()
+        self.log.append(text)
+
+    def _finished(self) -> None:
+        self._worker = None
+        self.cancel.setEnabled(False)
+        self.set_busy(False)

@@ -1,0 +1,288 @@
+"""Page 8, Finish: save the setup as a profile, see what exists now in each account (with AWS
+console links), and Clean up - destroy everything this setup made, after a confirmation that
+lists it.
+
+The saved file is the CLI's profile format: ``xacct-wizard apply PROFILE`` repeats or repairs
+this exact setup, and opening it here again shows the same plan.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ui.console_links import console_url
+from ui.pages.apply import event_text
+from ui.pages.base import BasePage
+from ui.pages.review import account_title, explain
+from ui.widgets.common import MessageLabel, heading, tone
+from ui.widgets.log_pane import LogPane
+from wizard.profile import ProfileError, save_profile
+
+if TYPE_CHECKING:
+    from wizard.changes import Change, Event, Plan
+
+PRESENCE = {"none": ("exists", "ok"), "update": ("exists, differs", "warn"),
+            "create": ("not there", "muted"), "delete": ("to remove", "warn")}
+
+
+class FinishPage(BasePage):
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        self.setTitle("Finish")
+        self.setSubTitle("Save this setup as a profile to repeat or repair it later (also with "
+                         "`xacct-wizard apply PROFILE`), or clean it all up again.")
+        self.save_button = QPushButton("&Save profile…", self)
+        self.saved = MessageLabel(self)
+        self.refresh_button = QPushButton("&Refresh", self)
+        self.cleanup_button = QPushButton("Clean &up…", self)
+        self.cleanup_button.setToolTip("Remove everything this setup created and restore what "
+                                       "it changed, in both accounts.")
+        self.status = QLabel(self)
+        self.status.setWordWrap(True)
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 100)
+        self.progress.hide()
+        self.summary = QTreeWidget(self)
+        self.summary.setColumnCount(3)
+        self.summary.setHeaderLabels(["Resource", "Now", "AWS console"])
+        self.summary.setAccessibleName("What exists now")
+        self.summary.setUniformRowHeights(True)
+        hdr = self.summary.header()
+        hdr.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        hdr.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        hdr.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        hdr.setStretchLastSection(False)
+        self.error = MessageLabel(self)
+        self.log = LogPane("Clean-up log", self)
+        self.log.hide()
+
+        srow = QHBoxLayout()
+        srow.addWidget(self.save_button)
+        srow.addWidget(self.saved, 1)
+        arow = QHBoxLayout()
+        arow.addWidget(heading("What exists now"))
+        arow.addStretch(1)
+        arow.addWidget(self.refresh_button)
+        arow.addWidget(self.cleanup_button)
+        upper = QWidget(self)
+        ul = QVBoxLayout(upper)
+        ul.setContentsMargins(0, 0, 0, 0)
+        ul.addLayout(arow)
+        ul.addWidget(self.status)
+        ul.addWidget(self.progress)
+        ul.addWidget(self.error)
+        ul.addWidget(self.summary, 1)
+        split = QSplitter(Qt.Orientation.Vertical, self)
+        split.addWidget(upper)
+        split.addWidget(self.log)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        split.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.addLayout(srow)
+        layout.addWidget(split, 1)
+
+        self.save_button.clicked.connect(self.ask_save)
+        self.refresh_button.clicked.connect(self.refresh_summary)
+        self.cleanup_button.clicked.connect(self.ask_cleanup)
+        self.summary.itemActivated.connect(self._open_link)
+        self._worker: Any = None
+        self.cleaned = False
+        self.saved_path: Path | None = None
+
+    def initializePage(self) -> None:
+        if self.ctx.state.profile_path is not None:
+            self.saved.show_message(f"Opened from {self.ctx.state.profile_path}", "info")
+        self.refresh_summary()
+
+    # ---------------------------------------------------------------- save
+    def ask_save(self) -> None:
+        state = self.ctx.state
+        default = state.profile_path or (
+            Path.home() / f"{self.profile.connector.catalog_name or 'setup'}.yaml")
+        name, _ = QFileDialog.getSaveFileName(self, "Save the setup as a profile", str(default),
+                                              "Setup profiles (*.yaml *.yml)")
+        if name:
+            self.save_to(Path(name))
+
+    def save_to(self, path: Path) -> bool:
+        """Write the profile (validated, atomic, never a secret) and remember it as recent."""
+        try:
+            save_profile(self.profile, path)
+        except ProfileError as exc:
+            self.saved.show_message(f"Not saved:\n{exc}")
+            return False
+        except OSError as exc:
+            self.saved.show_message(f"Not saved: {exc.strerror or exc}")
+            return False
+        self.saved_path = path
+        self.ctx.state.profile_path = path
+        self.ctx.settings.remember(path)
+        self.ctx.settings.save()
+        self.saved.show_message(f"Saved to {path}. Run it again any time with "
+                                f"`xacct-wizard apply {path}`.", "ok")
+        return True
+
+    # ---------------------------------------------------------------- summary
+    def refresh_summary(self) -> None:
+        if self._worker is not None:
+            return
+        state = self.ctx.state
+        self.status.setText("Reading both accounts…")
+        self.error.show_message(None)
+
+        def work(job: Any) -> Plan:
+            state.set_sink(None)
+            engine = state.engine()
+            job.on_cancel(engine.cancel)
+            return engine.plan()
+
+        self._start(work, self._show_summary)
+
+    def _show_summary(self, plan: Plan) -> None:
+        self.summary.clear()
+        region = self.profile.region
+        groups: dict[str, QTreeWidgetItem] = {}
+        present = 0
+        for change in plan.changes:
+            parent = groups.get(change.account)
+            if parent is None:
+                parent = QTreeWidgetItem([account_title(change.account, self.profile), "", ""])
+                font = parent.font(0)
+                font.setBold(True)
+                parent.setFont(0, font)
+                self.summary.addTopLevelItem(parent)
+                parent.setExpanded(True)
+                groups[change.account] = parent
+            text, level = PRESENCE.get(change.action, (change.action, "muted"))
+            present += change.action in ("none", "update")
+            item = QTreeWidgetItem([change.resource, text, ""])
+            item.setToolTip(0, change.summary or change.resource)
+            item.setForeground(1, tone(level))
+            parent.addChild(item)
+            url = console_url(change.kind, change.resource, region)
+            if url and change.action != "create":
+                item.setData(2, Qt.ItemDataRole.UserRole, url)
+                link = QLabel(f'<a href="{html.escape(url)}">open in console</a>')
+                link.setOpenExternalLinks(True)
+                link.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+                link.setToolTip(url + ("\n(sandbox resources are not in the real console)"
+                                       if self.ctx.state.sandbox else ""))
+                self.summary.setItemWidget(item, 2, link)
+        sandbox = " (in the sandbox)" if self.ctx.state.sandbox else ""
+        self.status.setText(f"{present} of {len(plan.changes)} resource(s) of this setup exist "
+                            f"now{sandbox}." if plan.changes else "Nothing of this setup exists.")
+
+    def _open_link(self, item: QTreeWidgetItem, _col: int) -> None:
+        url = item.data(2, Qt.ItemDataRole.UserRole)
+        if url:
+            from PySide6.QtCore import QUrl
+            from PySide6.QtGui import QDesktopServices
+
+            QDesktopServices.openUrl(QUrl(url))
+
+    # ---------------------------------------------------------------- clean up
+    def ask_cleanup(self) -> None:
+        """Read what would be removed (worker), confirm it with the user, then destroy."""
+        if self._worker is not None:
+            return
+        state = self.ctx.state
+
+        def work(job: Any) -> Plan:
+            engine = state.engine()
+            return engine.plan_destroy()
+
+        self.status.setText("Reading what this setup created…")
+        self._start(work, self._confirm_cleanup)
+
+    def _confirm_cleanup(self, plan: Plan) -> None:
+        changes = plan.changes
+        if not changes:
+            self.status.setText("This setup has created nothing that is still there.")
+            return
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Clean up")
+        box.setText(f"Remove or restore {len(changes)} resource(s) in both accounts?\n"
+                    "Only what this wizard created is removed; policies it changed get their "
+                    "other statements back.")
+        box.setDetailedText("\n".join(f"{c.action:<7} {c.resource}" for c in changes))
+        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.setObjectName("cleanup-confirm")
+        if box.exec() != QMessageBox.StandardButton.Yes:
+            self.status.setText("Clean-up not started.")
+            return
+        self.clean_up()
+
+    def clean_up(self) -> None:
+        state = self.ctx.state
+        self.log.show()
+        self.log.append("clean up: starting")
+        self.progress.setValue(0)
+
+        def work(job: Any) -> list[Change]:
+            state.set_sink(job.progress)
+            engine = state.engine()
+            job.on_cancel(engine.cancel)
+            return engine.destroy()
+
+        def done(changes: list[Change]) -> None:
+            self.cleaned = True
+            state.applied = False
+            self.log.append(f"clean up: done, {len(changes)} undo action(s)")
+            self.status.setText("Cleaned up.")
+            self._worker = None
+            self.refresh_summary()
+
+        self.status.setText("Cleaning up…")
+        self._start(work, done, self._event)
+
+    def _event(self, event: Event) -> None:
+        if event.fraction is not None:
+            self.progress.setValue(int(event.fraction * 100))
+        self.log.append(event_text(event))
+
+    # ---------------------------------------------------------------- plumbing
+    def _start(self, work: Any, on_returned: Any, on_progress: Any = None) -> None:
+        self.set_busy(True)
+        self.progress.setVisible(on_progress is not None)
+        for b in (self.refresh_button, self.cleanup_button):
+            b.setEnabled(False)
+
+        def failed(exc: BaseException) -> None:
+            self.error.show_message(explain(exc))
+            self.status.setText("")
+            self.log.append(explain(exc))
+
+        worker = self.run(work, on_returned=on_returned, on_errored=failed,
+                          on_progress=on_progress,
+                          on_finished=lambda: self._finished(worker))
+        self._worker = worker
+
+    def _finished(self, worker: Any) -> None:
+        if self._worker is worker:
+            self._worker = None
+        if self._worker is None:
+            self.progress.hide()
+            for b in (self.refresh_button, self.cleanup_button):
+                b.setEnabled(True)
+            self.set_busy(False)

@@ -1,0 +1,219 @@
+"""Page 5, Review: the engine's plan - the same one ``xacct-wizard plan`` prints - grouped by
+account, each change marked create/update/none, and every policy document as a JSON diff
+against what is in the account now.
+
+Nothing has been changed when this page shows; it is the last look before Apply.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWizard,
+)
+
+from ui.pages.base import BasePage
+from ui.widgets.common import MessageLabel, tone
+from ui.widgets.diff_view import PolicyDiffView
+
+if TYPE_CHECKING:
+    from wizard.changes import Change, Event, Plan
+
+SYMBOL = {"create": "+ create", "update": "~ update", "delete": "- delete", "none": "= none"}
+TONE = {"create": "add", "update": "warn", "delete": "del", "none": "muted"}
+
+
+def account_title(account: str, profile: Any) -> str:
+    """``owner`` / ``consumer:<id>`` as people read them."""
+    if account == "owner":
+        return f"Owner account A ({profile.owner.account_id})"
+    if account.startswith("consumer:"):
+        return f"Consumer account B ({account.split(':', 1)[1]})"
+    return account
+
+
+def explain(exc: BaseException) -> str:
+    from wizard.errors import WizardError, redact
+
+    if isinstance(exc, WizardError):
+        return redact(exc.explain())
+    return redact(f"Unexpected error: {type(exc).__name__}: {exc}")
+
+
+class ReviewPage(BasePage):
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        self.setTitle("Review")
+        self.setSubTitle("What Apply will do, read from both accounts just now. Nothing has "
+                         "been changed yet. Select a change to see its policy document.")
+        self.setButtonText(QWizard.WizardButton.NextButton, "&Apply >")
+        self.status = QLabel(self)
+        self.status.setWordWrap(True)
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 100)
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumHeight(self.fontMetrics().height() // 2 + 2)
+        self.recheck = QPushButton("Chec&k again", self)
+        self.findings = QListWidget(self)
+        self.findings.setAccessibleName("Findings")
+        self.findings.setWordWrap(True)
+        self.findings.hide()
+        self.error = MessageLabel(self)
+        self.tree = QTreeWidget(self)
+        self.tree.setColumnCount(3)
+        self.tree.setHeaderLabels(["Action", "Resource", "What"])
+        self.tree.setAccessibleName("Planned changes")
+        self.tree.setRootIsDecorated(True)
+        self.tree.setUniformRowHeights(True)
+        hdr = self.tree.header()
+        hdr.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        hdr.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        hdr.setStretchLastSection(True)
+        self.diff = PolicyDiffView(self)
+
+        top = QHBoxLayout()
+        top.addWidget(self.status, 1)
+        top.addWidget(self.recheck)
+        split = QSplitter(Qt.Orientation.Vertical, self)
+        split.addWidget(self.tree)
+        split.addWidget(self.diff)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        split.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.error)
+        layout.addWidget(self.findings)
+        layout.addWidget(split, 1)
+
+        self.recheck.clicked.connect(self.start_plan)
+        self.tree.currentItemChanged.connect(self._selected)
+        self._plan: Plan | None = None
+        self._worker: Any = None
+
+    def initializePage(self) -> None:
+        self.start_plan()
+
+    def cleanupPage(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+
+    # ---------------------------------------------------------------- plan
+    def start_plan(self) -> None:
+        if self._worker is not None:
+            return
+        self._plan = None
+        self.ctx.state.plan = None
+        self.tree.clear()
+        self.findings.clear()
+        self.findings.hide()
+        self.error.show_message(None)
+        self.diff.show_change(None)
+        self.progress.setValue(0)
+        self.progress.show()
+        self.status.setText("Reading both accounts…")
+        self.recheck.setEnabled(False)
+        state = self.ctx.state
+
+        def work(job: Any) -> Plan:
+            state.set_sink(job.progress)
+            engine = state.engine()
+            job.on_cancel(engine.cancel)
+            return engine.plan()
+
+        self.set_busy(True)
+        self._worker = self.run(work, on_progress=self._event, on_returned=self._planned,
+                                on_errored=self._failed, on_finished=self._finished)
+
+    def _event(self, event: Event) -> None:
+        if event.kind == "plan" and event.message:
+            self.status.setText(event.message[:1].upper() + event.message[1:] + "…")
+        if event.fraction is not None:
+            self.progress.setValue(int(event.fraction * 100))
+
+    def _failed(self, exc: BaseException) -> None:
+        self.status.setText("The plan could not be made.")
+        self.error.show_message(explain(exc))
+
+    def _finished(self) -> None:
+        self._worker = None
+        self.recheck.setEnabled(True)
+        self.progress.hide()
+        self.set_busy(False)
+
+    def _planned(self, plan: Plan) -> None:
+        self._plan = plan
+        self.ctx.state.plan = plan
+        self._show_findings(plan)
+        groups: dict[str, QTreeWidgetItem] = {}
+        first_doc: QTreeWidgetItem | None = None
+        for change in plan.changes:
+            parent = groups.get(change.account)
+            if parent is None:
+                parent = QTreeWidgetItem([account_title(change.account, self.profile), "", ""])
+                font = parent.font(0)
+                font.setBold(True)
+                parent.setFont(0, font)
+                parent.setFirstColumnSpanned(True)
+                self.tree.addTopLevelItem(parent)
+                parent.setExpanded(True)
+                groups[change.account] = parent
+            item = QTreeWidgetItem([SYMBOL.get(change.action, change.action),
+                                    change.resource, change.summary])
+            item.setForeground(0, tone(TONE.get(change.action, "muted")))
+            item.setToolTip(1, change.resource)
+            item.setToolTip(2, change.summary)
+            item.setData(0, Qt.ItemDataRole.UserRole, change)
+            parent.addChild(item)
+            # open on the first policy that changes: that is what people need to read
+            if first_doc is None and change.action != "none" and "policy" in change.kind:
+                first_doc = item
+        pending = len(plan.pending)
+        kept = len(plan.changes) - pending
+        blocking = len(plan.blocking)
+        self.status.setText(
+            (f"{blocking} problem(s) must be fixed before Apply. " if blocking else "")
+            + (f"{pending} change(s) to make, {kept} already in place."
+               if plan.changes else "Nothing to do."))
+        self.tree.resizeColumnToContents(1)
+        width = self.tree.header().sectionSize(1)
+        self.tree.header().resizeSection(1, min(width, self.tree.width() // 2 or width))
+        if first_doc is not None:
+            self.tree.setCurrentItem(first_doc)
+        elif self.tree.topLevelItemCount():
+            self.tree.setCurrentItem(self.tree.topLevelItem(0))
+
+    def _show_findings(self, plan: Plan) -> None:
+        self.findings.clear()
+        for f in plan.findings:
+            text = f"{f.severity.upper()}: {f.message}" + (f"\nFix: {f.fix}" if f.fix else "")
+            item = QListWidgetItem(text)
+            item.setForeground(tone({"error": "error", "warning": "warn"}.get(f.severity,
+                                                                              "info")))
+            self.findings.addItem(item)
+        self.findings.setVisible(bool(plan.findings))
+        if plan.findings:
+            rows = min(len(plan.findings), 4)
+            self.findings.setMaximumHeight(self.fontMetrics().height() * (rows * 2 + 1))
+
+    def _selected(self, item: QTreeWidgetItem | None, _prev: Any = None) -> None:
+        change: Change | None = item.data(0, Qt.ItemDataRole.UserRole) if item else None
+        self.diff.show_change(change)
+
+    # ---------------------------------------------------------------- navigation
+    def ready(self) -> bool:
+        return self._plan is not None and not self._plan.blocking

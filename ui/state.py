@@ -1,0 +1,110 @@
+"""The wizard's shared state: the profile being edited and the engine built from it.
+
+Pages edit one ``SetupProfile`` in place (the same model the CLI loads), so what the Review page
+plans is exactly what a saved profile makes ``xacct-wizard apply`` do. The Engine is built on a
+worker (it imports boto3 and may ask for an MFA code) and reused while the profile stays the
+same, so a Check/plan/apply sequence authenticates once; editing a field makes the next call
+build a fresh one.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Signal
+
+from wizard.profile import (
+    ConnectorConfig,
+    ConsumerConfig,
+    CredentialRef,
+    OwnerConfig,
+    SetupProfile,
+    profile_to_dict,
+)
+
+if TYPE_CHECKING:
+    from ui.backend import Backend
+    from wizard.changes import Event, Plan
+    from wizard.engine import Engine
+
+DEFAULT_REGION = "us-east-1"
+
+
+def blank_consumer() -> ConsumerConfig:
+    return ConsumerConfig(account_id="", credentials=CredentialRef(), principal_arn="",
+                          query_results="", catalog_name="")
+
+
+def blank_profile() -> SetupProfile:
+    """A new setup with the template's defaults and nothing the user must choose filled in."""
+    return SetupProfile(
+        region=DEFAULT_REGION,
+        owner=OwnerConfig("", CredentialRef()),
+        connector=ConnectorConfig(catalog_name="", spill_bucket=""),
+        consumers=[blank_consumer()],
+    )
+
+
+class WizardState(QObject):
+    """The profile, where it came from, the last plan, and the engine for it."""
+
+    profile_replaced = Signal()  # a whole new profile (opened, new, sandbox): pages reload
+
+    def __init__(self, backend: Backend, *, sandbox: bool = False) -> None:
+        super().__init__()
+        self.backend = backend
+        self.profile: SetupProfile = blank_profile()
+        self.profile_path: Path | None = None
+        self.sandbox = sandbox
+        self.plan: Plan | None = None
+        self.applied = False
+        self._engine: Engine | None = None
+        self._engine_key: Any = None
+        self._engine_lock = threading.Lock()
+        self._sink: Callable[[Event], None] = lambda e: None
+
+    # ------------------------------------------------------------------ profile
+    def replace_profile(self, profile: SetupProfile, path: Path | None = None) -> None:
+        self.profile = profile
+        if not profile.consumers:
+            profile.consumers.append(blank_consumer())
+        self.profile_path = path
+        self.plan = None
+        self.applied = False
+        self.profile_replaced.emit()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The profile as plain data: what decides whether the engine is still current."""
+        return profile_to_dict(self.profile)
+
+    # ------------------------------------------------------------------ engine (worker side)
+    def engine(self) -> Engine:
+        """The engine for the profile as it is now. Call from a worker only.
+
+        The engine gets a deep copy: editing a field while a plan runs cannot change the run.
+        A cancelled engine is reset so Retry works after Cancel (the journal resumes the run).
+        """
+        key = self.snapshot()
+        with self._engine_lock:
+            if self._engine is None or self._engine_key != key:
+                self._engine = self.backend.engine(copy.deepcopy(self.profile), self._emit)
+                self._engine_key = key
+            engine = self._engine
+        engine.cancel_event.clear()
+        return engine
+
+    def forget_engine(self) -> None:
+        with self._engine_lock:
+            self._engine = None
+            self._engine_key = None
+
+    def set_sink(self, sink: Callable[[Event], None] | None) -> None:
+        """Where engine events go now (a job's ``progress``: a queued signal to the GUI)."""
+        self._sink = sink or (lambda e: None)
+
+    def _emit(self, event: Event) -> None:  # engine worker threads
+        self._sink(event)

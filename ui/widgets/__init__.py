@@ -1,0 +1,1 @@
+"""Reusable widgets: policy diff view, log pane, query results model/view, account picker."""
