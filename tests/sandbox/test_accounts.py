@@ -142,3 +142,38 @@ def test_assume_role_needs_an_existing_role_that_trusts_the_caller(accounts: Acc
     assert err.value.response["Error"]["Code"] == "AccessDeniedException"
     got = accounts.consumer.client("athena").get_data_catalog(Name=CATALOG)["DataCatalog"]
     assert got["Parameters"]["function"] == FUNCTION_ARN
+
+
+def test_resource_policies_need_existing_principals(accounts: Accounts) -> None:
+    from tests.sandbox.support import deploy_connector
+
+    deploy_connector(accounts.owner)
+    ghost = f"arn:aws:iam::{CONSUMER}:user/ghost"
+    s3 = accounts.owner.client("s3")
+    with pytest.raises(ClientError) as err:
+        s3.put_bucket_policy(Bucket=SPILL_BUCKET, Policy=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"AWS": [ghost]}, "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{SPILL_BUCKET}/*"}]}))
+    assert err.value.response["Error"]["Code"] == "MalformedPolicy"
+    assert err.value.response["Error"]["Message"] == "Invalid principal in policy"
+
+    lam = accounts.owner.client("lambda")
+    with pytest.raises(ClientError) as err:
+        lam.add_permission(FunctionName=CATALOG, StatementId="g", Action="lambda:InvokeFunction",
+                           Principal=ghost)
+    assert err.value.response["Error"]["Code"] == "InvalidParameterValueException"
+
+    analyst = f"arn:aws:iam::{CONSUMER}:user/analyst"
+    lam.add_permission(FunctionName=CATALOG, StatementId="g", Action="lambda:InvokeFunction",
+                       Principal=analyst)
+    lam.add_permission(FunctionName=CATALOG, StatementId="acct", Action="lambda:InvokeFunction",
+                       Principal=CONSUMER)
+    with pytest.raises(ClientError) as err:
+        lam.add_permission(FunctionName=CATALOG, StatementId="g",
+                           Action="lambda:InvokeFunction", Principal=analyst)
+    assert err.value.response["Error"]["Code"] == "ResourceConflictException"
+    policy = json.loads(lam.get_policy(FunctionName=CATALOG)["Policy"])
+    principals = {st["Sid"]: st["Principal"] for st in policy["Statement"]}
+    assert principals == {"g": {"AWS": analyst},
+                          "acct": {"AWS": f"arn:aws:iam::{CONSUMER}:root"}}

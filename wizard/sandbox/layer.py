@@ -116,10 +116,15 @@ class SandboxLayer:
 
     def __init__(self, moto_app: WsgiApp, handlers: dict[str, Handler],
                  extra_routes: dict[str, Callable[[str], ApiResponse | None]] | None = None,
-                 ) -> None:
+                 wants: dict[str, Callable[[dict[str, Any]], bool]] | None = None,
+                 after: dict[str, Callable[[ApiRequest], None]] | None = None) -> None:
+        """``wants[service]`` picks the requests a handler sees (so S3 object uploads are
+        never buffered); ``after[service]`` runs once moto has answered successfully."""
         self.moto_app = moto_app
         self.handlers = handlers
         self.extra_routes = extra_routes or {}
+        self.wants = wants or {}
+        self.after = after or {}
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse
                  ) -> Iterable[bytes]:
@@ -141,7 +146,8 @@ class SandboxLayer:
             return self.moto_app(environ, start_response)
         access_key, region, service = m.group(1), m.group(2), m.group(3).lower()
         handler = self.handlers.get(service)
-        if handler is None:
+        wants = self.wants.get(service)
+        if handler is None or (wants is not None and not wants(environ)):
             return self.moto_app(environ, start_response)
         body = self._read_body(environ)
         req = ApiRequest(
@@ -162,7 +168,20 @@ class SandboxLayer:
         if resp is None:
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
-            return self.moto_app(environ, start_response)
+            hook = self.after.get(service)
+            if hook is None:
+                return self.moto_app(environ, start_response)
+            status: list[str] = []
+
+            def capture(s: str, headers: Any, exc_info: Any = None) -> Any:
+                status.append(s)
+                return start_response(s, headers, exc_info) if exc_info else \
+                    start_response(s, headers)
+
+            result = self.moto_app(environ, capture)
+            if status and status[0][:1] == "2":
+                hook(req)
+            return result
         return self._send(start_response, resp)
 
     @staticmethod

@@ -148,7 +148,7 @@ class Sandbox:
         )
         from werkzeug.serving import make_server
 
-        from wizard.sandbox import sts
+        from wizard.sandbox import resource_policies, sts
         from wizard.sandbox.athena import AthenaEmulator
         from wizard.sandbox.layer import TEMPLATE_PATH, SandboxLayer
         from wizard.sandbox.sar import SarEmulator
@@ -166,8 +166,11 @@ class Sandbox:
         layer = SandboxLayer(
             moto_app,
             handlers={"athena": self.athena.handle, "serverlessrepo": self.sar.handle,
-                      "sts": sts.handle},
+                      "sts": sts.handle, "s3": resource_policies.handle_s3,
+                      "lambda": resource_policies.handle_lambda},
             extra_routes={TEMPLATE_PATH: self.sar.template_document},
+            wants={"s3": resource_policies.s3_wants, "lambda": resource_policies.lambda_wants},
+            after={"lambda": resource_policies.after_lambda},
         )
         self._server = make_server(HOST, self.requested_port, layer, threaded=True,
                                    request_handler=_request_handler())
