@@ -428,6 +428,8 @@ def check_principal_arn(value: object, account_id: str | None = None) -> str | N
     if kind not in {"user", "role"}:
         return f"must name a user or a role (':user/...' or ':role/...'), got {show(kind)}"
     path, _, name = rest.rpartition("/")
+    if rest.startswith("/") or "//" in rest:
+        return f"invalid IAM path (an empty folder name): {show(value)}"
     if not _IAM_NAME.fullmatch(name):
         return (
             f"the {kind} name must be 1 to 64 of letters, digits and _+=,.@-, got {show(name)}"
@@ -523,7 +525,10 @@ def check_credential_name(value: object) -> str | None:
     if len(value) > MAX_NAME:
         return f"must be at most {MAX_NAME} characters, got {len(value)}"
     if _has_hostile_chars(value) or value != value.strip():
-        return f"must not contain control characters or surrounding spaces, got {show(value)}"
+        return (
+            "must not contain control or invisible formatting characters, or surrounding "
+            f"spaces, got {show(value)}"
+        )
     return None
 
 
@@ -540,7 +545,7 @@ def check_sql(value: object) -> str | None:
     if size > MAX_QUERY_BYTES:
         return f"is {size:,} bytes; Athena accepts at most {MAX_QUERY_BYTES:,} bytes"
     if _has_hostile_chars(value, allow="\t\n\r"):
-        return "contains control characters"
+        return "contains control or invisible formatting characters (e.g. zero-width, bidi)"
     return None
 
 
