@@ -9,6 +9,7 @@ well under a second and the GUI thread never waits on the network.
 from __future__ import annotations
 
 import base64
+import gc
 import os
 import sys
 import threading
@@ -137,10 +138,15 @@ class MainWizard(QWizard):
 
 def build(backend: Backend | None = None, *, sandbox: bool = False,
           profile_path: str | None = None,
-          settings: GuiSettings | None = None) -> tuple[MainWizard, AppContext]:
-    """The window and its context (tests pass a fake backend; ``run`` the real one)."""
+          settings: GuiSettings | None = None,
+          read_sources: bool = True) -> tuple[MainWizard, AppContext]:
+    """The window and its context (tests pass a fake backend; ``run`` the real one).
+
+    ``read_sources=False`` leaves reading the AWS config and keyring to ``start_background``
+    (after the first paint), which is what ``run`` does.
+    """
     backend = backend or Backend()
-    pool = WorkerPool()
+    pool = WorkerPool(max_threads=4)
     state = WizardState(backend, sandbox=sandbox)
     ctx = AppContext(state=state, pool=pool, backend=backend,
                      settings=settings or GuiSettings.load())
@@ -153,8 +159,32 @@ def build(backend: Backend | None = None, *, sandbox: bool = False,
     if profile_path and not sandbox:
         start.open.setChecked(True)
         start.load(Path(profile_path).expanduser())
-    ctx.sources.reload(pool, backend)
+    if read_sources:
+        ctx.sources.reload(pool, backend)
     return window, ctx
+
+
+def start_background(ctx: AppContext) -> None:
+    """After the first paint: load the engine on a worker, then freeze the heap.
+
+    The cyclic garbage collector holds the GIL for as long as a full pass takes; with boto3
+    loaded that is a few hundred milliseconds, long enough to stall the window. So collection
+    is paused while the engine's modules load, and everything loaded by then is frozen
+    (``gc.freeze``): later passes only look at objects made after it.
+    """
+    gc.disable()
+
+    def done() -> None:
+        gc.freeze()
+        gc.enable()
+        ctx.preloaded = True
+
+    begin = getattr(ctx.backend, "begin_preload", None)
+    if begin is not None:
+        begin()
+    ctx.pool.start(lambda job: ctx.backend.preload(), on_finished=done)
+    if not ctx.sources.loaded:
+        ctx.sources.reload(ctx.pool, ctx.backend)
 
 
 def shutdown(ctx: AppContext) -> None:
@@ -175,7 +205,8 @@ def run(profile_path: str | None, sandbox: bool) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("xacct-wizard")
     app.setApplicationDisplayName("xacct-wizard")
-    window, ctx = build(sandbox=sandbox, profile_path=profile_path)
+    gc.freeze()  # what is loaded now (Qt, the sandbox if any) is never scanned again
+    window, ctx = build(sandbox=sandbox, profile_path=profile_path, read_sources=False)
     window.show()
 
     def first_page_ready() -> None:
@@ -185,7 +216,7 @@ def run(profile_path: str | None, sandbox: bool) -> int:
         if os.environ.get("XACCT_WIZARD_EXIT_WHEN_READY"):
             window.close()
             return
-        ctx.pool.start(lambda job: ctx.backend.preload())
+        start_background(ctx)
 
     QTimer.singleShot(0, first_page_ready)
     try:

@@ -61,14 +61,35 @@ class Backend:
     hooks: list[tuple[str, Any]] = field(default_factory=list)
     mfa_prompt: MfaPrompt | None = None
     poll_delay: float = 2.0
+    _warmed: threading.Event = field(default_factory=threading.Event, repr=False)
+    _warming: bool = field(default=False, repr=False)
 
     # ---------------------------------------------------------------- warm-up
+    def begin_preload(self) -> None:
+        """Called on the GUI thread just before ``preload`` is queued: from now on, calls wait
+        for it instead of loading boto3 alongside it."""
+        self._warming = True
+
     def preload(self) -> None:
-        """Import the engine (boto3, botocore) on a worker so the first Check is quick."""
+        """Import the engine and parse the AWS service models once, on a worker, right after
+        the window opens: the first Check then is quick, and later calls do not compete with
+        the window for the GIL while they load megabytes of botocore JSON."""
         import wizard.credentials
-        import wizard.discovery
         import wizard.engine
-        import wizard.query  # noqa: F401
+        import wizard.query
+        import wizard.steps  # noqa: F401
+        from wizard.discovery import warm_up
+
+        try:
+            warm_up()
+        finally:
+            self._warmed.set()
+
+    def _wait_warm(self) -> None:
+        """Calls made while the preload runs wait for it: one thread loading boto3 at a time
+        keeps the window responsive, where several at once starve it of the GIL."""
+        if self._warming:
+            self._warmed.wait(timeout=30)
 
     # ---------------------------------------------------------------- sandbox
     def start_sandbox(self) -> Any:
@@ -81,7 +102,7 @@ class Backend:
         """The sandbox's complete example profile: of ``sandbox``, else of the one the
         environment points at (``--sandbox`` set AWS_CONFIG_FILE beside it), else the
         packaged copy (same accounts and profile names)."""
-        from wizard.profile import load_profile, profile_from_dict
+        from wizard.profile import load_profile
 
         path: Path | None = None
         if sandbox is not None:
@@ -91,26 +112,32 @@ class Backend:
             path = candidate if candidate.is_file() else None
         if path is not None:
             return load_profile(path), path
-        import yaml
+        import tempfile
 
         from wizard.sandbox.server import example_profile_text
 
-        return profile_from_dict(yaml.safe_load(example_profile_text())), None
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = Path(tmp) / "sandbox.yaml"
+            copy.write_text(example_profile_text(), encoding="utf-8")
+            return load_profile(copy), None
 
     # ---------------------------------------------------------------- credentials
     def named_profiles(self) -> list[NamedProfile]:
+        self._wait_warm()
         from wizard.credentials import list_named_profiles
 
         return list_named_profiles()
 
     def keyring_names(self) -> list[str]:
         """Stored key names; raises KeyringUnavailable when no safe OS keyring exists."""
+        self._wait_warm()
         from wizard.credentials import list_keys
 
         return list_keys()
 
     def store_keys(self, name: str, access_key_id: str, secret_access_key: str,
                    session_token: str | None = None) -> None:
+        self._wait_warm()
         from wizard.credentials import StoredKeys, store_keys
         from wizard.errors import register_secret
 
@@ -119,6 +146,7 @@ class Backend:
         store_keys(name, StoredKeys(access_key_id, secret_access_key, session_token or None))
 
     def session(self, ref: CredentialRef, region: str) -> Any:
+        self._wait_warm()
         from wizard.credentials import make_session
 
         return make_session(ref, region, mfa_prompt=self.mfa_prompt)
@@ -126,33 +154,39 @@ class Backend:
     def check(self, ref: CredentialRef, region: str, expected: str | None,
               label: str) -> Identity:
         """Who these credentials are (GetCallerIdentity); CredentialsError on a mismatch."""
+        self._wait_warm()
         from wizard.credentials import check_identity
 
         return check_identity(self.session(ref, region), expected or None, label)
 
     # ---------------------------------------------------------------- pickers
     def sar_versions(self, ref: CredentialRef, region: str) -> list[str]:
+        self._wait_warm()
         from wizard.discovery import sar_versions
 
         return sar_versions(self.session(ref, region))
 
     def buckets(self, ref: CredentialRef, region: str) -> list[str]:
+        self._wait_warm()
         from wizard.discovery import buckets_in_region
 
         return buckets_in_region(self.session(ref, region), region)
 
     def functions(self, ref: CredentialRef, region: str) -> list[Function]:
+        self._wait_warm()
         from wizard.discovery import lambda_functions
 
         return lambda_functions(self.session(ref, region), region)
 
     def principals(self, ref: CredentialRef, region: str) -> list[Principal]:
+        self._wait_warm()
         from wizard.discovery import principals
 
         return principals(self.session(ref, region))
 
     # ---------------------------------------------------------------- engine
     def engine(self, profile: SetupProfile, on_event: Callable[[Event], None]) -> Engine:
+        self._wait_warm()
         from wizard.engine import Engine
 
         return Engine(profile, on_event=on_event, hooks=list(self.hooks),
@@ -160,6 +194,7 @@ class Backend:
 
     def step_titles(self) -> list[tuple[str, str]]:
         """(id, title) of every step in runbook order, for the Apply page's checklist."""
+        self._wait_warm()
         from wizard.steps import ORDER
 
         return [(cls.id, cls.title) for cls in ORDER]
@@ -173,6 +208,7 @@ class Backend:
         Returns the execution's statistics and an iterator of result pages that the caller
         pulls one page at a time (so 100 000 rows are never read ahead of the grid).
         """
+        self._wait_warm()
         from wizard.query import QueryResult, fill_execution, query_cost_usd
 
         runner = engine.query_runner()
@@ -199,6 +235,7 @@ class Backend:
 
     def result_pages(self, engine: Engine, query_id: str) -> Iterator[QueryPage]:
         """A fresh pass over a finished query's results (CSV export reads them again)."""
+        self._wait_warm()
         runner = engine.query_runner()
         runner.cancel = threading.Event()
         for columns, types, rows in runner.pages(query_id):

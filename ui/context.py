@@ -61,3 +61,4 @@ class AppContext:
     settings: GuiSettings = field(default_factory=GuiSettings)
     sources: CredentialSources = field(default_factory=CredentialSources)
     sandbox_handle: Any = None  # an in-process Sandbox the GUI started (stopped at exit)
+    preloaded: bool = False  # the engine's modules and AWS models are loaded

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,6 @@ from wizard.profile import (
     CredentialRef,
     OwnerConfig,
     SetupProfile,
-    profile_to_dict,
 )
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class WizardState(QObject):
 
     def snapshot(self) -> dict[str, Any]:
         """The profile as plain data: what decides whether the engine is still current."""
-        return profile_to_dict(self.profile)
+        return asdict(self.profile)
 
     # ------------------------------------------------------------------ engine (worker side)
     def engine(self) -> Engine:

@@ -9,6 +9,7 @@ the GUI calls them from worker threads. No Qt here.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -147,3 +148,58 @@ def lambda_functions(src: Source, region: str | None = None) -> list[Function]:
             or "connector" in name.lower()
         out.append(Function(name, f["FunctionArn"], f.get("Runtime", "") or "", connector))
     return sorted(out, key=lambda f: (not f.looks_like_connector, f.name.lower()))
+
+
+# --------------------------------------------------------------------------- warm-up
+_shared_loaders: dict[str | None, Any] = {}
+_shared_lock = threading.Lock()
+
+
+class _UniquePaths(list):  # type: ignore[type-arg]
+    """boto3 appends its data path to the loader on every Session: keep one copy."""
+
+    def append(self, item: Any) -> None:
+        if item not in self:
+            super().append(item)
+
+
+def share_botocore_loader() -> None:
+    """Make every botocore Session in this process share one data Loader (idempotent).
+
+    Why: each new Session otherwise re-reads and re-parses endpoints.json and every service
+    model it uses (megabytes of JSON, and a scan of ~400 service directories), and the engine
+    makes a Session per account side, per assumed role and per query principal. In the GUI
+    that parsing competes with the window for the GIL; sharing the (read-only, cached) Loader
+    makes it happen once per process. The data path is the same for every Session, so the
+    answers are identical.
+    """
+    import botocore.loaders
+    import botocore.session
+
+    with _shared_lock:
+        if getattr(botocore.session.create_loader, "_xacct_shared", False):
+            return
+        original = botocore.loaders.create_loader
+
+        def create_loader(search_path_string: str | None = None) -> Any:
+            with _shared_lock:
+                loader = _shared_loaders.get(search_path_string)
+                if loader is None:
+                    loader = original(search_path_string)
+                    loader._search_paths = _UniquePaths(loader._search_paths)
+                    _shared_loaders[search_path_string] = loader
+                return loader
+
+        create_loader._xacct_shared = True  # type: ignore[attr-defined]
+        botocore.session.create_loader = create_loader  # type: ignore[assignment]
+
+
+def warm_up(services: Iterable[str] = ("sts", "s3", "iam", "lambda", "athena",
+                                        "cloudformation", "serverlessrepo")) -> None:
+    """Load the service models the wizard uses into the shared Loader, ahead of the first call."""
+    import botocore.session
+
+    share_botocore_loader()
+    session = botocore.session.get_session()
+    for name in services:
+        session.get_service_model(name)  # parsed once, into the Loader every Session shares

@@ -155,7 +155,7 @@ class QueryPage(BasePage):
     def run_query(self) -> None:
         if self._worker is not None:
             return
-        from wizard.validation import validate_field
+        from wizard.profile import validate_field
 
         sql = self.sql.toPlainText()
         problem = validate_field("sql", sql)

@@ -84,7 +84,7 @@ class StoreKeysDialog(QDialog):
         self.setMinimumWidth(self.fontMetrics().horizontalAdvance("M") * 36)
 
     def _accept(self) -> None:
-        from wizard.validation import validate_field
+        from wizard.profile import validate_field
 
         problem = validate_field("credential_name", self.name.text())
         if problem:
