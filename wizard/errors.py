@@ -117,6 +117,14 @@ class Known:
     fix: str
 
 
+# The catch-all for a missing permission; its fix is specialised to name the permission.
+_ACCESS_DENIED = Known(
+    re.compile(r"AccessDenied|Forbidden|not authorized to perform: (\S+)", re.I),
+    "The credentials used for this step lack a permission.",
+    "Grant the missing permission named in the message to the admin identity for that "
+    "account, then retry (apply resumes where it stopped).",
+)
+
 KNOWN_FAILURES: list[Known] = [
     Known(
         re.compile(r"not authorized to perform: lambda:InvokeFunction.*no identity-based policy",
@@ -206,34 +214,70 @@ KNOWN_FAILURES: list[Known] = [
         "AWS does not recognise these credentials.",
         "Check the profile or keyring entry; the access key may be deleted or inactive.",
     ),
+    _ACCESS_DENIED,
     Known(
-        re.compile(r"AccessDenied|not authorized to perform: (\S+)", re.I),
-        "The credentials used for this step lack a permission.",
-        "Grant the missing permission named in the message to the admin identity for that "
-        "account, then retry (apply resumes where it stopped).",
-    ),
-    Known(
-        re.compile(r"Throttl|Rate exceeded|TooManyRequests|RequestLimitExceeded", re.I),
+        re.compile(r"Throttl|Rate exceeded|TooManyRequests|RequestLimitExceeded|SlowDown"
+                   r"|reduce your request rate", re.I),
         "AWS throttled the requests even after retries.",
-        "Wait a minute and retry; apply resumes where it stopped.",
+        "Wait a minute and run the same command again; it resumes where it stopped.",
     ),
     Known(
-        re.compile(r"Could not connect|Connect timeout|Read timeout|EndpointConnectionError", re.I),
-        "The AWS endpoint could not be reached.",
-        "Check the network / proxy / --endpoint-url and retry; apply resumes where it stopped.",
+        re.compile(r"Could not connect|Connect timeout|Read timeout|EndpointConnectionError"
+                   r"|Connection was closed|Connection reset", re.I),
+        "The AWS endpoint could not be reached (xacct-wizard retried the call 5 times).",
+        "Check the network / proxy / --endpoint-url and run the same command again; it resumes "
+        "where it stopped.",
     ),
 ]
+
+# The IAM action an operation needs, where it is not "<service>:<Operation>".
+_IAM_ACTIONS = {
+    ("s3", "HeadBucket"): "s3:ListBucket",
+    ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
+    ("s3", "ListObjectVersions"): "s3:ListBucketVersions",
+    ("s3", "DeleteObjects"): "s3:DeleteObject",
+    ("s3", "PutPublicAccessBlock"): "s3:PutBucketPublicAccessBlock",
+    ("s3", "GetPublicAccessBlock"): "s3:GetBucketPublicAccessBlock",
+    ("s3", "PutBucketEncryption"): "s3:PutEncryptionConfiguration",
+    ("s3", "GetBucketEncryption"): "s3:GetEncryptionConfiguration",
+    ("s3", "PutBucketLifecycleConfiguration"): "s3:PutLifecycleConfiguration",
+    ("s3", "GetBucketLifecycleConfiguration"): "s3:GetLifecycleConfiguration",
+}
+_NAMED_ACTION = re.compile(r"not authorized to perform:? ([a-z0-9-]+:[A-Za-z0-9*]+)", re.I)
+
+
+def iam_action(service: str, operation: str) -> str:
+    """``s3``/``PutBucketEncryption`` -> ``s3:PutEncryptionConfiguration`` (what to grant)."""
+    return _IAM_ACTIONS.get((service, operation), f"{service}:{operation}")
+
+
+def _denied_fix(message: str, service: str, operation: str, account: str) -> str:
+    """A fix that names the missing permission: from AWS's message, else from the operation."""
+    named = _NAMED_ACTION.search(message)
+    action = named.group(1) if named else (iam_action(service, operation)
+                                           if service and operation else "")
+    if not action:
+        return _ACCESS_DENIED.fix
+    who = f"the {account} credentials" if account else "the admin credentials for that account"
+    return (f"Allow {action} for {who} (the identity the profile uses there), then run the "
+            "same command again; it resumes where it stopped.")
+
+
+def _match(message: str) -> Known | None:
+    for known in KNOWN_FAILURES:
+        if known.pattern.search(message or ""):
+            return known
+    return None
 
 
 def translate(message: str) -> tuple[str, str]:
     """(cause, fix) for a known failure message, else ("", "")."""
-    for known in KNOWN_FAILURES:
-        if known.pattern.search(message or ""):
-            return known.cause, known.fix
-    return "", ""
+    known = _match(message)
+    return (known.cause, known.fix) if known else ("", "")
 
 
-def from_exception(exc: BaseException, *, operation: str = "", account: str = "") -> WizardError:
+def from_exception(exc: BaseException, *, operation: str = "", account: str = "",
+                   service: str = "") -> WizardError:
     """Wrap any exception from a boto3 call as a translated, redacted WizardError."""
     if isinstance(exc, WizardError):
         return exc
@@ -244,7 +288,11 @@ def from_exception(exc: BaseException, *, operation: str = "", account: str = ""
         err = response.get("Error", {})
         code = str(err.get("Code", ""))
         message = str(err.get("Message", "")) or message
-    cause, fix = translate(f"{code} {message}")
+    known = _match(f"{code} {message}")
+    cause, fix = (known.cause, known.fix) if known else ("", "")
+    if known is _ACCESS_DENIED:
+        op_name = operation or getattr(exc, "operation_name", "")
+        fix = _denied_fix(message, service, op_name, account)
     where = f" ({account})" if account else ""
     op = operation or getattr(exc, "operation_name", "")
     text = f"{op} failed{where}: {code + ': ' if code else ''}{message}" if op else message

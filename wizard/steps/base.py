@@ -89,7 +89,8 @@ def aws_call(account: Account, service: str, operation: str, **kwargs: Any) -> A
     try:
         return getattr(client, operation)(**kwargs)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        raise from_exception(exc, operation=_op_name(operation), account=account.label) from exc
+        raise from_exception(exc, operation=_op_name(operation), account=account.label,
+                             service=service) from exc
 
 
 def error_code(exc: BaseException) -> str:
