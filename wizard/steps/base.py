@@ -15,7 +15,7 @@ import botocore.exceptions
 
 from wizard.aws import Account
 from wizard.changes import Change, Event, Finding
-from wizard.errors import Cancelled, from_exception
+from wizard.errors import Cancelled, WizardError, from_exception
 from wizard.journal import Journal
 from wizard.profile import ConsumerConfig, SetupProfile
 
@@ -91,6 +91,38 @@ def aws_call(account: Account, service: str, operation: str, **kwargs: Any) -> A
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         raise from_exception(exc, operation=_op_name(operation), account=account.label,
                              service=service) from exc
+
+
+_ALREADY_EXISTS_CODES = {"EntityAlreadyExists", "ResourceConflictException",
+                         "BucketAlreadyOwnedByYou", "AlreadyExistsException"}
+
+
+def create_call(account: Account, service: str, operation: str, *,
+                is_ours: Callable[[], bool], **kwargs: Any) -> Any:
+    """A create call that tolerates its own retry.
+
+    When a connection drops after AWS did the work, botocore sends the request again and the
+    retry fails with "already exists". That is our own first attempt, not someone else's
+    resource: when botocore did retry and ``is_ours()`` confirms that what now exists is what we
+    asked for, the create succeeded. A conflict on the first attempt is still an error.
+    """
+    try:
+        return aws_call(account, service, operation, **kwargs)
+    except WizardError as exc:
+        if _retried_into_existing(exc) and is_ours():
+            return None
+        raise
+
+
+def _retried_into_existing(exc: WizardError) -> bool:
+    cause = exc.__cause__
+    response = getattr(cause, "response", None)
+    if not isinstance(response, dict):
+        return False
+    retries = response.get("ResponseMetadata", {}).get("RetryAttempts", 0) or 0
+    text = str(exc).lower()
+    return retries > 0 and (error_code(exc) in _ALREADY_EXISTS_CODES
+                            or "already exist" in text)
 
 
 def error_code(exc: BaseException) -> str:

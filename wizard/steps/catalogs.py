@@ -13,7 +13,7 @@ from wizard.changes import Change, Finding
 from wizard.errors import AwsOperationError, WizardError
 from wizard.policies import share_role_name
 from wizard.profile import ConsumerConfig
-from wizard.steps.base import Step, aws_call, error_code, flatten
+from wizard.steps.base import Step, aws_call, create_call, error_code, flatten
 
 
 def read_catalog(account: Account, name: str) -> dict[str, Any] | None:
@@ -92,9 +92,11 @@ class OwnerCatalogStep(Step):
                 continue
             entry = ctx.journal.begin(self.id, "owner", ch.resource, "created",
                                       data={"name": ctx.catalog})
-            aws_call(ctx.owner, "athena", "create_data_catalog", Name=ctx.catalog, Type="LAMBDA",
-                     Description="Created by xacct-wizard",
-                     Parameters={"function": ctx.function_arn})
+            create_call(ctx.owner, "athena", "create_data_catalog", Name=ctx.catalog,
+                        Type="LAMBDA", Description="Created by xacct-wizard",
+                        Parameters={"function": ctx.function_arn},
+                        is_ours=lambda: catalog_function(read_catalog(
+                            ctx.owner, ctx.catalog)) == ctx.function_arn)
             ctx.journal.done(entry)
 
     def plan_destroy(self) -> list[Change]:
@@ -191,9 +193,11 @@ class SharedCatalogStep(Step):
         entry = ctx.journal.begin(self.id, c.key, ch.resource, "created",
                                   data={"name": c.catalog_name})
         creator = self._share_account(c)
-        aws_call(creator, "athena", "create_data_catalog", Name=c.catalog_name, Type="LAMBDA",
-                 Description=f"Shared from {ctx.owner_id} by xacct-wizard",
-                 Parameters={"function": ctx.function_arn})
+        create_call(creator, "athena", "create_data_catalog", Name=c.catalog_name, Type="LAMBDA",
+                    Description=f"Shared from {ctx.owner_id} by xacct-wizard",
+                    Parameters={"function": ctx.function_arn},
+                    is_ours=lambda: catalog_function(read_catalog(
+                        ctx.consumer_account(c), c.catalog_name)) == ctx.function_arn)
         ctx.journal.done(entry)
 
     def apply(self, changes: list[Change]) -> None:

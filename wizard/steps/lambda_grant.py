@@ -13,7 +13,7 @@ from wizard.changes import Change
 from wizard.errors import WizardError
 from wizard.policies import sid_for, statement_by_sid, statements
 from wizard.profile import ConsumerConfig
-from wizard.steps.base import Step, aws_call, error_code
+from wizard.steps.base import Step, aws_call, create_call, error_code
 
 
 def _principal_of(st: dict[str, Any]) -> str:
@@ -86,9 +86,11 @@ class LambdaGrantStep(Step):
             else:
                 entry = self.ctx.journal.begin(self.id, "owner", ch.resource, "created",
                                                data={"sid": sid})
-            aws_call(lam, "lambda", "add_permission", FunctionName=self.ctx.function_name,
-                     StatementId=sid, Action="lambda:InvokeFunction",
-                     Principal=ch.data["principal"])
+            create_call(lam, "lambda", "add_permission", FunctionName=self.ctx.function_name,
+                        StatementId=sid, Action="lambda:InvokeFunction",
+                        Principal=ch.data["principal"],
+                        is_ours=lambda ch=ch, sid=sid: _principal_of(statement_by_sid(
+                            self._policy(), sid) or {}) == ch.data["principal"])
             self.ctx.journal.done(entry)
 
     def plan_destroy(self) -> list[Change]:

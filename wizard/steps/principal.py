@@ -7,7 +7,7 @@ from __future__ import annotations
 from wizard.changes import Change, Finding
 from wizard.errors import WizardError
 from wizard.profile import ConsumerConfig
-from wizard.steps.base import Step, aws_call, error_code, flatten
+from wizard.steps.base import Step, aws_call, create_call, error_code, flatten
 
 
 def principal_exists(step: Step, c: ConsumerConfig) -> bool:
@@ -65,9 +65,10 @@ class PrincipalStep(Step):
                                            data={"user": c.principal_name})
             path = "/" + "/".join(c.principal_arn.split(":user/", 1)[1].split("/")[:-1])
             path = path if path.endswith("/") else path + "/"
-            aws_call(self.ctx.consumer_account(c), "iam", "create_user",
-                     UserName=c.principal_name, Path=path,
-                     Tags=[{"Key": "created-by", "Value": "xacct-wizard"}])
+            create_call(self.ctx.consumer_account(c), "iam", "create_user",
+                        UserName=c.principal_name, Path=path,
+                        Tags=[{"Key": "created-by", "Value": "xacct-wizard"}],
+                        is_ours=lambda c=c: principal_exists(self, c))
             self.ctx.journal.done(entry)
 
     def plan_destroy(self) -> list[Change]:

@@ -22,7 +22,7 @@ from wizard.policies import (
     statements,
 )
 from wizard.profile import ConsumerConfig
-from wizard.steps.base import Step, aws_call, error_code, flatten
+from wizard.steps.base import Step, aws_call, create_call, error_code, flatten
 
 
 class ShareRoleStep(Step):
@@ -123,11 +123,12 @@ class ShareRoleStep(Step):
         part = ch.data["part"]
         if part == "role":
             entry = j.begin(self.id, c.key, ch.resource, "created", data={"part": "role"})
-            aws_call(acct, "iam", "create_role", RoleName=self.role,
-                     AssumeRolePolicyDocument=json.dumps(ch.after),
-                     Description="Lets the Athena owner account share a data catalog into this "
-                                 "account (created by xacct-wizard)",
-                     Tags=[{"Key": "created-by", "Value": "xacct-wizard"}])
+            create_call(acct, "iam", "create_role", RoleName=self.role,
+                        AssumeRolePolicyDocument=json.dumps(ch.after),
+                        Description="Lets the Athena owner account share a data catalog into "
+                                    "this account (created by xacct-wizard)",
+                        Tags=[{"Key": "created-by", "Value": "xacct-wizard"}],
+                        is_ours=lambda: self._read(c)[0] is not None)
         elif part == "trust":
             entry = j.begin(self.id, c.key, ch.resource + " (trust)", "changed", prior=ch.before,
                             data={"part": "trust"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from wizard.changes import Change, Finding
 from wizard.errors import WizardError
-from wizard.steps.base import Step, aws_call, error_code
+from wizard.steps.base import Step, aws_call, create_call, error_code
 
 
 class SpillBucketStep(Step):
@@ -47,6 +47,14 @@ class SpillBucketStep(Step):
                 state["sse"] = None
         self.ctx.cache["spill-bucket"] = state
         return state
+
+    def _exists_as_owner(self) -> bool:
+        try:
+            aws_call(self.ctx.owner, "s3", "head_bucket", Bucket=self.bucket,
+                     ExpectedBucketOwner=self.ctx.owner_id)
+            return True
+        except WizardError:
+            return False
 
     def preflight(self) -> list[Finding]:
         state = self._state()
@@ -100,7 +108,8 @@ class SpillBucketStep(Step):
         kwargs: dict[str, object] = {"Bucket": self.bucket}
         if self.ctx.region != "us-east-1":
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.ctx.region}
-        aws_call(owner, "s3", "create_bucket", **kwargs)
+        create_call(owner, "s3", "create_bucket", **kwargs,
+                    is_ours=lambda: self._exists_as_owner())
         j.done(entry)
         aws_call(owner, "s3", "put_public_access_block", Bucket=self.bucket,
                  PublicAccessBlockConfiguration={
