@@ -92,6 +92,12 @@ class SpillBucketStep(Step):
     def plan(self) -> list[Change]:
         state = self._state()
         resource = f"s3://{self.bucket}"
+        ours = self.ctx.journal.find(self.id, "owner", resource)
+        if state["exists"] is True and ours is not None and not ours.data.get("configured"):
+            # we created it, and a run stopped before it was made private/encrypted/expiring
+            return [self.change("owner", resource, "update", "finish configuring the spill "
+                                "bucket xacct-wizard created (private, SSE-S3, spill objects "
+                                "expire after 1 day)", kind="bucket")]
         if state["exists"] or not self.ctx.profile.connector.create_spill_bucket:
             return [self.change("owner", resource, "none", "spill bucket exists",
                                 kind="bucket")] if state["exists"] else []
@@ -100,17 +106,20 @@ class SpillBucketStep(Step):
                             "spill objects expire after 1 day)", kind="bucket")]
 
     def apply(self, changes: list[Change]) -> None:
-        if not any(c.action == "create" for c in changes):
+        if not any(c.action in ("create", "update") for c in changes):
             return
         owner, j = self.ctx.owner, self.ctx.journal
         resource = f"s3://{self.bucket}"
         entry = j.begin(self.id, "owner", resource, "created")
-        kwargs: dict[str, object] = {"Bucket": self.bucket}
-        if self.ctx.region != "us-east-1":
-            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.ctx.region}
-        create_call(owner, "s3", "create_bucket", **kwargs,
-                    is_ours=lambda: self._exists_as_owner())
-        j.done(entry)
+        if any(c.action == "create" for c in changes):
+            kwargs: dict[str, object] = {"Bucket": self.bucket}
+            if self.ctx.region != "us-east-1":
+                kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.ctx.region}
+            create_call(owner, "s3", "create_bucket", **kwargs,
+                        is_ours=lambda: self._exists_as_owner())
+            j.done(entry)
+        # "configured" is recorded only once all three are in place: a run that stops in
+        # between leaves the entry unconfigured, and the next plan finishes the job
         aws_call(owner, "s3", "put_public_access_block", Bucket=self.bucket,
                  PublicAccessBlockConfiguration={
                      "BlockPublicAcls": True, "IgnorePublicAcls": True,
@@ -124,6 +133,7 @@ class SpillBucketStep(Step):
                      "ID": "xacct-wizard-expire-spill", "Status": "Enabled",
                      "Filter": {"Prefix": f"{prefix}/" if prefix else ""},
                      "Expiration": {"Days": 1}}]})
+        j.done(entry, configured=True)
         self.ctx.cache.pop("spill-bucket", None)
 
     def plan_destroy(self) -> list[Change]:
