@@ -19,6 +19,7 @@ from pathlib import Path
 import boto3
 import botocore.exceptions
 
+from wizard.aws import new_session
 from wizard.errors import CredentialsError, KeyringUnavailable, from_exception, register_secret
 from wizard.profile import CredentialRef
 
@@ -184,11 +185,11 @@ def make_session(ref: CredentialRef, region: str, *,
     """A boto3 Session for a credential reference; nothing is called yet."""
     if ref.keyring:
         keys = load_keys(ref.keyring)
-        return boto3.Session(aws_access_key_id=keys.access_key_id,
-                             aws_secret_access_key=keys.secret_access_key,
-                             aws_session_token=keys.session_token, region_name=region)
+        return new_session(aws_access_key_id=keys.access_key_id,
+                           aws_secret_access_key=keys.secret_access_key,
+                           aws_session_token=keys.session_token, region_name=region)
     try:
-        session = boto3.Session(profile_name=ref.profile, region_name=region)
+        session = new_session(profile_name=ref.profile, region_name=region)
     except botocore.exceptions.ProfileNotFound as exc:
         raise CredentialsError(
             f"AWS profile {ref.profile!r} is not in your AWS config.",
