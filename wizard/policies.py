@@ -212,8 +212,9 @@ def merge_statement(doc: Doc | None, statement: Doc) -> Doc:
     Every other statement and top-level key (Version, Id) is kept exactly as it was, in order.
     The input is not modified.
     """
+    # A new document gets a Version; an existing one keeps exactly the Version it had (none
+    # means 2008-10-17 to AWS, where ${...} is literal text: adding one would change meaning).
     out: Doc = copy.deepcopy(doc) if doc else {"Version": POLICY_VERSION, "Statement": []}
-    out.setdefault("Version", POLICY_VERSION)
     sts = statements(out)
     sid = statement.get("Sid")
     for i, st in enumerate(sts):
@@ -245,7 +246,8 @@ def _norm(value: Any, key: str = "") -> Any:
     if isinstance(value, list):
         items = [_norm(v) for v in value]
         if key in {"Action", "NotAction", "Resource", "NotResource", "AWS", "Service",
-                   "Federated", "CanonicalUser"} or all(isinstance(i, str) for i in items):
+                   "Federated", "CanonicalUser"} or all(
+                       isinstance(i, str | bool | int | float) for i in items):
             if len(items) == 1:
                 return items[0]
             return sorted(items, key=lambda x: json.dumps(x, sort_keys=True))
@@ -277,10 +279,23 @@ def pretty(doc: Doc | None) -> str:
     return "" if doc is None else json.dumps(doc, indent=2, sort_keys=False)
 
 
+def _as_list_form(doc: Doc | None, other: Doc | None) -> Doc | None:
+    if doc and other and isinstance(doc.get("Statement"), dict) and isinstance(
+        other.get("Statement"), list
+    ):
+        return {**doc, "Statement": [doc["Statement"]]}
+    return doc
+
+
 def diff_documents(before: Doc | None, after: Doc | None, name: str = "policy") -> list[str]:
-    """A unified diff of two documents as pretty JSON, for the CLI and the Review page."""
-    a = pretty(before).splitlines()
-    b = pretty(after).splitlines()
+    """A unified diff of two documents as pretty JSON, for the CLI and the Review page.
+
+    A single-object Statement is rendered as a one-element list when the other side has a list
+    (merging turns one into the other; IAM reads both the same), so the lines of statements
+    that did not change line up and only the real change is marked.
+    """
+    a = pretty(_as_list_form(before, after)).splitlines()
+    b = pretty(_as_list_form(after, before)).splitlines()
     return list(
         difflib.unified_diff(a, b, f"{name} (now)", f"{name} (after apply)", lineterm="", n=1000)
     )

@@ -246,10 +246,6 @@ def test_remove_after_merge_when_there_was_no_policy() -> None:
     assert p.remove_statements(None, [OUR_SID]) is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "policies.merge_statement adds Version 2012-10-17 to an existing document that had none "
-    "(AWS reads a missing Version as 2008-10-17, so other statements' ${...} text would become "
-    "policy variables), and remove_statements keeps it: the restored document differs"))
 def test_remove_after_merge_restores_a_versionless_document() -> None:
     theirs = {"Sid": "Reports", "Effect": "Allow",
               "Principal": {"AWS": "arn:aws:iam::444444444444:root"},
@@ -324,9 +320,6 @@ def test_equivalent_examples() -> None:
     assert p.statement_equivalent(None, None)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "policies._norm only unwraps one-element lists of strings: a Bool/Numeric condition "
-    "value written as false and as [false] is the same to IAM but not `equivalent`"))
 def test_equivalent_condition_scalars_of_any_type() -> None:
     def doc(value: Any) -> dict[str, Any]:
         return {"Version": "2012-10-17", "Statement": [{
@@ -378,10 +371,6 @@ def test_diff_from_nothing_is_all_added() -> None:
         p.pretty(merged).splitlines())
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a document whose Statement is a single object becomes a list on merge; diff_documents "
-    "renders the two shapes at different indentation, so the other statement shows as "
-    "removed and re-added"))
 def test_diff_of_a_single_statement_document_marks_only_ours() -> None:
     theirs = {"Sid": "Theirs", "Effect": "Allow",
               "Principal": {"AWS": "arn:aws:iam::444444444444:root"},
