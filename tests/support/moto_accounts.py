@@ -12,6 +12,7 @@ from pathlib import Path
 
 import boto3
 
+from wizard.aws import new_session
 from wizard.profile import (
     ConnectorConfig,
     ConsumerConfig,
@@ -41,7 +42,7 @@ class MotoAccounts:
     analyst_keys: tuple[str, str]
 
     def session(self, profile: str) -> boto3.Session:
-        return boto3.Session(profile_name=profile, region_name=REGION)
+        return new_session(profile_name=profile, region_name=REGION)
 
     def client(self, profile: str, service: str):  # type: ignore[no-untyped-def]
         return self.session(profile).client(service, endpoint_url=self.endpoint)
@@ -70,8 +71,8 @@ def seed(endpoint: str, config_file: Path) -> tuple[str, str]:
     import os
 
     os.environ["AWS_CONFIG_FILE"] = str(config_file)
-    owner = boto3.Session(profile_name="owner", region_name=REGION)
-    consumer = boto3.Session(profile_name="consumer", region_name=REGION)
+    owner = new_session(profile_name="owner", region_name=REGION)
+    consumer = new_session(profile_name="consumer", region_name=REGION)
     s3 = owner.client("s3", endpoint_url=endpoint)
     s3.create_bucket(Bucket=SPILL)
     iam = owner.client("iam", endpoint_url=endpoint)
