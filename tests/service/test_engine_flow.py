@@ -174,3 +174,38 @@ def test_wrong_account_credentials_are_named(accounts) -> None:  # type: ignore[
     with pytest.raises(WizardError) as err:
         Engine(profile).plan()
     assert "111111111111" in str(err.value) and "999999999999" in str(err.value)
+
+
+def test_customer_managed_key_gets_a_decrypt_grant_that_destroy_removes(accounts) -> None:  # type: ignore[no-untyped-def]
+    kms = accounts.client("owner", "kms")
+    key = kms.create_key(Description="spill key")["KeyMetadata"]
+    original = json.loads(kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"])
+    accounts.client("owner", "s3").put_bucket_encryption(
+        Bucket=SPILL, ServerSideEncryptionConfiguration={"Rules": [{
+            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                                                   "KMSMasterKeyID": key["Arn"]}}]})
+    engine = Engine(example_profile())
+    plan = engine.plan()
+    assert any("kms:Decrypt" in f.message for f in plan.findings if f.severity == "warning")
+    assert [c.action for c in plan.changes if c.step == "kms-grant"] == ["update"]
+    engine.apply()
+    policy = json.loads(kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"])
+    ours = [st for st in policy["Statement"] if st.get("Sid", "").startswith("XacctWizard")]
+    assert ours and ours[0]["Action"] == ["kms:Decrypt"]
+    assert all(st in policy["Statement"] for st in original["Statement"])
+    assert {c.action for c in Engine(example_profile()).plan().changes} == {"none"}
+    Engine(example_profile()).destroy()
+    after = json.loads(kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"])
+    assert after["Statement"] == original["Statement"]
+
+
+def test_aws_managed_s3_key_is_refused_before_any_change(accounts) -> None:  # type: ignore[no-untyped-def]
+    accounts.client("owner", "s3").put_bucket_encryption(
+        Bucket=SPILL, ServerSideEncryptionConfiguration={"Rules": [{
+            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                                                   "KMSMasterKeyID": "alias/aws/s3"}}]})
+    engine = Engine(example_profile())
+    assert any("aws/s3" in f.message for f in engine.plan().blocking)
+    with pytest.raises(WizardError):
+        engine.apply()
+    assert engine.recorder.mutating() == []

@@ -4,6 +4,7 @@ from wizard.steps.base import Context, Step
 from wizard.steps.catalogs import OwnerCatalogStep, SharedCatalogStep
 from wizard.steps.connector import ConnectorStep
 from wizard.steps.identity_policy import IdentityPolicyStep
+from wizard.steps.kms_grant import KmsGrantStep
 from wizard.steps.lambda_grant import LambdaGrantStep
 from wizard.steps.principal import PrincipalStep
 from wizard.steps.share_role import ShareRoleStep
@@ -19,6 +20,7 @@ ORDER: list[type[Step]] = [
     PrincipalStep,        # (10) P must exist before 7/8 name it
     LambdaGrantStep,      # 7
     SpillGrantStep,       # 8
+    KmsGrantStep,         # 9 (only with a customer-managed key on the spill data)
     IdentityPolicyStep,   # 10
     ShareRoleStep,        # 11
     SharedCatalogStep,    # 12-13
