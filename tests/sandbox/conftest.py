@@ -1,7 +1,7 @@
-"""Sandbox test fixtures: one server for the whole session, reset before every test.
+"""Sandbox test fixtures: one server for the package's tests, reset before every test.
 
 Starting a Sandbox is cheap, but moto's state is process-global, so only one can run per
-process: the session shares one and ``reset()``s it (the config file stays valid because the
+process: the package shares one and ``reset()``s it (the config file stays valid because the
 seeded access keys are deterministic). Tests that need a fresh process (serve, lifecycle)
 use subprocesses.
 """
@@ -11,16 +11,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
-import boto3
 import pytest
 
-from tests.sandbox.support import DEFAULT_THRESHOLD, Accounts
+from tests.sandbox.support import DEFAULT_THRESHOLD, Accounts, session
 from wizard.sandbox import Sandbox
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sandbox_server() -> Iterator[Sandbox]:
-    """The session's one running sandbox."""
+    """One running sandbox for this package's tests.
+
+    Package scope (not session): it is stopped when the last sandbox test is done, so other
+    test packages remain free to start their own (one per process).
+    """
     sb = Sandbox().start()
     try:
         yield sb
@@ -45,5 +48,5 @@ def sandbox(sandbox_server: Sandbox, _isolated_env: None,
 
 @pytest.fixture
 def accounts(sandbox: Sandbox) -> Accounts:
-    return Accounts(*(boto3.Session(profile_name=p) for p in
+    return Accounts(*(session(p) for p in
                       ("sandbox-owner", "sandbox-consumer", "sandbox-analyst", "sandbox-base")))

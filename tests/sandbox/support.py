@@ -25,6 +25,24 @@ DEFAULT_THRESHOLD = 6 * 1024 * 1024
 
 
 
+_LOADER: Any = None
+
+
+def session(profile: str) -> boto3.Session:
+    """A boto3 session for a sandbox profile, sharing one model loader across tests.
+
+    Every new botocore session would re-read the service model JSON for each client (tens of
+    milliseconds per service); the suite creates hundreds of clients.
+    """
+    global _LOADER
+    s = boto3.Session(profile_name=profile)
+    if _LOADER is None:
+        _LOADER = s._session.get_component("data_loader")
+    else:
+        s._session.register_component("data_loader", _LOADER)
+    return s
+
+
 @dataclass
 class Accounts:
     """boto3 sessions for the sandbox's profiles."""

@@ -319,3 +319,14 @@ def test_a_federated_query_is_fast(accounts: Accounts) -> None:
     assert out.state == "SUCCEEDED"
     assert elapsed < 1.0, f"a Music query took {elapsed:.3f}s"
 
+
+
+def test_queries_outside_federated_catalogs(accounts: Accounts) -> None:
+    setup_federation(accounts)
+    out = run_query(accounts.analyst, "SELECT 1 + 1 AS two, 'x' || 'y' AS xy")
+    assert out.rows == [["two", "xy"], ["2", "xy"]]
+    out = run_query(accounts.analyst, "SELECT * FROM music")
+    assert out.reason == "TABLE_NOT_FOUND: line 1:15: Table 'awsdatacatalog.default.music' " \
+                         "does not exist"
+    out = run_query(accounts.analyst, "SELEC * FROM music", context={"Catalog": CATALOG})
+    assert out.reason.startswith("SYNTAX_ERROR: line 1:")

@@ -547,16 +547,22 @@ class AthenaEmulator:
     # ----------------------------------------------------------------- queries
     def _is_ours(self, parsed: ParsedQuery | None, context: dict[str, str], account: str,
                  region: str) -> bool:
-        """Does this query touch a LAMBDA catalog (or a catalog that does not exist)?"""
+        """Should the sandbox run this query (rather than moto, which never runs any)?
+
+        Every SELECT is ours - against a LAMBDA catalog it runs, against a missing catalog or
+        an AwsDataCatalog table (the sandbox has no Glue data) it fails as Athena would -
+        except one reading only catalogs of another type the user registered. DDL and
+        utility statements, and unparsable text outside a LAMBDA context, go to moto.
+        """
         if parsed is None:
             catalog = context.get("Catalog")
             dc = self._find_catalog(account, region, catalog) if catalog else None
             return dc is not None and dc.type == "LAMBDA"
+        if not parsed.is_query:
+            return False
         if not parsed.refs:
-            return parsed.is_query
+            return True
         for ref in parsed.refs:
-            if ref.catalog == "awsdatacatalog":
-                continue
             dc = self._find_catalog(account, region, ref.catalog)
             if dc is None or dc.type == "LAMBDA":
                 return True

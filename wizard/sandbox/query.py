@@ -202,10 +202,15 @@ def _position(sql: str, start: int | None) -> tuple[int, int]:
 
 def parse(sql: str, default_catalog: str | None, default_schema: str | None) -> ParsedQuery:
     """Parse Trino SQL and list the tables it reads (CTE names excluded)."""
+    import logging
+
     import sqlglot
     from sqlglot import exp
     from sqlglot.errors import ParseError, TokenError
 
+    # sqlglot warns on stderr when it falls back to a generic Command (SHOW, EXPLAIN...):
+    # noise in the terminal of `xacct-wizard sandbox`, and those statements go to moto anyway.
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
     try:
         statements = [s for s in sqlglot.parse(sql, read="trino") if s is not None]
     except ParseError as err:
