@@ -177,3 +177,9 @@ def test_resource_policies_need_existing_principals(accounts: Accounts) -> None:
     principals = {st["Sid"]: st["Principal"] for st in policy["Statement"]}
     assert principals == {"g": {"AWS": analyst},
                           "acct": {"AWS": f"arn:aws:iam::{CONSUMER}:root"}}
+
+
+def test_example_profile_passes_the_wizards_validation() -> None:
+    from wizard.profile import load_profile, validate
+
+    assert validate(load_profile(REPO / "examples" / "sandbox.yaml")) == []

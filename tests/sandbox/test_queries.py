@@ -330,3 +330,12 @@ def test_queries_outside_federated_catalogs(accounts: Accounts) -> None:
                          "does not exist"
     out = run_query(accounts.analyst, "SELEC * FROM music", context={"Catalog": CATALOG})
     assert out.reason.startswith("SYNTAX_ERROR: line 1:")
+
+
+def test_list_query_executions_includes_federated_ones(accounts: Accounts) -> None:
+    setup_federation(accounts, extra_statements=[
+        {"Effect": "Allow", "Action": "athena:ListQueryExecutions", "Resource": "*"}])
+    first = run_query(accounts.analyst, TEST_QUERY).execution["QueryExecutionId"]
+    second = run_query(accounts.analyst, TEST_QUERY).execution["QueryExecutionId"]
+    ids = accounts.analyst.client("athena").list_query_executions()["QueryExecutionIds"]
+    assert ids[:2] == [second, first]

@@ -177,6 +177,7 @@ class AthenaEmulator:
             "BatchGetQueryExecution": self.batch_get_query_execution,
             "GetQueryResults": self.get_query_results,
             "StopQueryExecution": self.stop_query_execution,
+            "ListQueryExecutions": self.list_query_executions,
             "GetWorkGroup": self.get_work_group,
         }
 
@@ -653,6 +654,22 @@ class AthenaEmulator:
         return ApiResponse.json({"QueryExecutions": found,
                                  "UnprocessedQueryExecutionIds": missing})
 
+    def list_query_executions(self, req: ApiRequest, body: dict[str, Any]) -> ApiResponse:
+        """Ours and moto's, newest first (moto alone would not know the federated ones)."""
+        account, region = req.caller.account_id, req.region
+        wg_name = str(body.get("WorkGroup") or "primary")
+        self._require(req, "athena:ListQueryExecutions",
+                      self._arn(region, account, "workgroup", wg_name))
+        self._workgroup(account, region, wg_name)
+        with self._lock:
+            ours = [(ex.submitted, ex.id) for ex in self._executions.values()
+                    if ex.account_id == account and ex.region == region
+                    and ex.workgroup == wg_name]
+        theirs = [(getattr(ex, "start_time", 0.0), qid) for qid, ex in
+                  self._backend(account, region).list_query_executions(wg_name).items()]
+        ids = [qid for _, qid in sorted(ours + theirs, reverse=True)]
+        return ApiResponse.json(_page(ids, "QueryExecutionIds", body, 50))
+
     def stop_query_execution(self, req: ApiRequest, body: dict[str, Any]) -> ApiResponse | None:
         ex = self._own_execution(req, str(body.get("QueryExecutionId", "")),
                                  "athena:StopQueryExecution")
@@ -850,7 +867,7 @@ def _via_athena() -> dict[str, Any]:
             "aws:CalledViaLast": "athena.amazonaws.com", "aws:ViaAWSService": "true"}
 
 
-def _page(items: list[dict[str, Any]], key: str, body: dict[str, Any],
+def _page(items: list[Any], key: str, body: dict[str, Any],
           limit_max: int) -> dict[str, Any]:
     max_results = int(body.get("MaxResults") or limit_max)
     start = int(body["NextToken"]) if str(body.get("NextToken") or "").isdigit() else 0
