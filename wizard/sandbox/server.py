@@ -50,6 +50,14 @@ class Sandbox:
     ``state_dir`` is where the AWS config file, the empty credentials file and the example
     profile are written; by default a private temporary directory (removed by ``stop()``), so
     an in-process sandbox never overwrites the files of a running ``xacct-wizard sandbox``.
+
+    ``spill_threshold_bytes`` (settable while running): a federated query whose result is
+    larger (Arrow size) goes through the spill bucket in A and needs the caller's spill grant,
+    as the real connector spills results over ~6 MB. ``query_latency`` (seconds, default 0)
+    holds every federated query in QUEUED that long - for tests and demos of cancelling.
+
+    Only one Sandbox can run per process (moto's state is global): ``start()`` raises
+    RuntimeError while another is running.
     """
 
     OWNER_ACCOUNT = seedmod.OWNER_ACCOUNT
