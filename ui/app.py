@@ -146,7 +146,9 @@ def build(backend: Backend | None = None, *, sandbox: bool = False,
     (after the first paint), which is what ``run`` does.
     """
     backend = backend or Backend()
-    pool = WorkerPool(max_threads=4)
+    # Two threads: enough to keep a long run and a picker going at once, while more Python
+    # threads loading boto3 side by side would starve the window of the GIL.
+    pool = WorkerPool(max_threads=2)
     state = WizardState(backend, sandbox=sandbox)
     ctx = AppContext(state=state, pool=pool, backend=backend,
                      settings=settings or GuiSettings.load())
@@ -190,6 +192,7 @@ def start_background(ctx: AppContext) -> None:
 def shutdown(ctx: AppContext) -> None:
     """After the event loop: every worker finished, an in-process sandbox stopped."""
     ctx.pool.shutdown(30000)
+    gc.enable()  # in case the preload never reported back
     if ctx.sandbox_handle is not None:
         try:
             ctx.sandbox_handle.stop()

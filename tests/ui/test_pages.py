@@ -450,3 +450,25 @@ def test_keyboard_only_navigation(qtbot: Any, make_window: Any) -> None:
     accounts.region.setFocus()
     qtbot.keyClick(accounts.region, Qt.Key.Key_Tab)
     assert QApplication.focusWidget() is accounts.owner.account
+
+
+def test_query_page_100k_rows_are_paged_lazily(qtbot: Any, make_window: Any) -> None:
+    backend = FakeBackend(rows=100_000, page_size=1000)
+    window, _, _ = open_example(qtbot, make_window, backend, page=REVIEW)
+    advance_to(qtbot, window, QUERY)
+    page = window.currentPage()
+    qtbot.waitUntil(lambda: page.model.loaded > 0, timeout=3000)
+    qtbot.wait(200)
+    # one page shown in part, at most one more read ahead - not 100 000 rows
+    assert page.model.loaded <= 1000
+    assert page.model.received <= 2000
+    assert backend.pages_served <= 2
+    assert "scroll for more" in page.rows_label.text()
+    for _ in range(6):  # the user scrolls to the end a few times
+        before = page.model.loaded
+        page.view.scrollToBottom()
+        qtbot.waitUntil(lambda b=before: page.model.loaded > b, timeout=3000)
+    assert page.model.loaded < 10_000
+    assert backend.pages_served <= page.model.received // 1000 + 1
+    page.model.fetchMore()
+    assert page.model.rowCount() == page.model.loaded

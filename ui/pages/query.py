@@ -9,7 +9,7 @@ as widgets. CSV export reads the results again on its own worker, so it never to
 from __future__ import annotations
 
 import csv
-import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -135,8 +135,9 @@ class QueryPage(BasePage):
         self.model.rows_changed.connect(self._rows_changed)
 
         self._worker: Any = None
-        self._pager: Any = None
-        self._want = threading.Event()
+        self._pages: Iterator[ResultPage] | None = None
+        self._fetch: Any = None
+        self._generation = 0
         self._stats: QueryStats | None = None
         self._ran_for: Any = None
         self.export_path: Path | None = None
@@ -162,7 +163,7 @@ class QueryPage(BasePage):
         if problem:
             self.error.show_message(f"SQL {problem}")
             return
-        self._stop_pager()
+        self._stop_paging()
         self._ran_for = self.ctx.state.snapshot()
         self.error.show_message(None)
         self._stats = None
@@ -172,47 +173,77 @@ class QueryPage(BasePage):
         self.export_button.setEnabled(False)
         self._set_state("STARTING")
         self.model.start()
-        want = threading.Event()
-        self._want = want
+        self._generation += 1
+        generation = self._generation
+        self._pages = None
         state, backend = self.ctx.state, self.ctx.backend
 
-        def work(job: Any) -> None:
+        def work(job: Any) -> tuple[Iterator[ResultPage], ResultPage | None]:
             engine = state.engine()
-            job.on_cancel(want.set)
             stats, pages = backend.run_query(
                 engine, sql, job.cancel_event,
                 on_started=lambda qid: job.progress(("id", qid)),
                 on_state=lambda s: job.progress(("state", s)))
             job.progress(("stats", stats))
-            for page in pages:
-                if job.cancelled:
-                    break
-                job.progress(("page", page))
-                want.wait()
-                want.clear()
-            job.progress(("end", None))
+            return pages, next(pages, None)
+
+        def first_page(result: tuple[Iterator[ResultPage], ResultPage | None]) -> None:
+            if generation == self._generation:
+                self._pages = result[0]
+                self._page_arrived(generation, result[1])
 
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.set_busy(True)
-        worker = self.run(work, on_progress=self._progress, on_errored=self._failed,
-                          on_finished=lambda: self._finished(worker))
+        worker = self.run(work, on_progress=self._progress, on_returned=first_page,
+                          on_errored=self._failed, on_finished=lambda: self._finished(worker))
         self._worker = worker
-        self._pager = worker
 
     def cancel_query(self) -> None:
         if self._worker is not None:
             self._set_state("CANCELLING")
             self._worker.cancel()
-        self._stop_pager()
+        self._stop_paging()
 
-    def _stop_pager(self) -> None:
-        if self._pager is not None:
-            self._pager.cancel()
-            self._pager = None
+    def _stop_paging(self) -> None:
+        """No further pages for the current grid (a new query, a cancel, leaving the page)."""
+        self._generation += 1
+        self._pages = None
+        if self._fetch is not None:
+            self._fetch.cancel()
+            self._fetch = None
+        self.model.finish()
 
     def _more_wanted(self) -> None:
-        self._want.set()
+        """The grid's buffer runs low: read the next page on a worker (one at a time).
+
+        Each page is its own short job, so no pool thread sits waiting while the user reads.
+        """
+        if self._pages is None or self._fetch is not None:
+            return
+        pages, generation = self._pages, self._generation
+
+        def fetched(page: ResultPage | None) -> None:
+            self._fetch = None
+            self._page_arrived(generation, page)
+
+        def failed(exc: BaseException) -> None:
+            self._fetch = None
+            if generation == self._generation:
+                self.error.show_message(f"Reading more rows failed: {explain(exc)}")
+                self._stop_paging()
+
+        self._fetch = self.run(lambda job: next(pages, None), on_returned=fetched,
+                               on_errored=failed)
+
+    def _page_arrived(self, generation: int, page: ResultPage | None) -> None:
+        if generation != self._generation:
+            return  # a page of a query the user has moved on from
+        if page is None:
+            self._pages = None
+            self.model.finish()
+            return
+        self.model.add_page(page.columns, page.types, page.rows)
 
     def _set_state(self, state: str) -> None:
         self.state_label.setText(state)
@@ -228,11 +259,6 @@ class QueryPage(BasePage):
             self._set_state(data)
         elif kind == "stats":
             self._show_stats(data)
-        elif kind == "page":
-            page: ResultPage = data
-            self.model.add_page(page.columns, page.types, page.rows)
-        elif kind == "end":
-            self.model.finish()
 
     def _show_stats(self, stats: QueryStats) -> None:
         self._stats = stats
@@ -266,8 +292,6 @@ class QueryPage(BasePage):
     def _finished(self, worker: Any) -> None:
         if self._worker is worker:
             self._worker = None
-        if self._pager is worker:
-            self._pager = None
         if self._worker is None:
             self.run_button.setEnabled(True)
             self.cancel_button.setEnabled(False)

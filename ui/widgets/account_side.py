@@ -239,7 +239,9 @@ class AccountSide(QGroupBox):
             combo.addItem(f"{name}  (not found here)", name)
 
     def _refill(self) -> None:
+        """New lists of profiles/keyring entries; the choice (and a check of it) stays."""
         src = self.ctx.sources
+        before = (self.credential_ref(), self.use_keyring.isChecked())
         self._loading = True
         try:
             current = self._profile_name()
@@ -265,13 +267,20 @@ class AccountSide(QGroupBox):
                                                               "credentials set NAME` or below")
         finally:
             self._loading = False
-        self._source_toggled()
+        if (self.credential_ref(), self.use_keyring.isChecked()) != before:
+            self._source_toggled()
+        else:
+            self._sync_source_widgets()
+            self._region_note()
 
-    def _source_toggled(self, *_: Any) -> None:
+    def _sync_source_widgets(self) -> None:
         keyring = self.use_keyring.isChecked()
         self.profile.setEnabled(not keyring)
         self.keyring.setEnabled(keyring)
         self.store_new.setEnabled(keyring and not self.ctx.sources.keyring_error)
+
+    def _source_toggled(self, *_: Any) -> None:
+        self._sync_source_widgets()
         if not self._loading:
             self._edited()
 
