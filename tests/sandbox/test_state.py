@@ -120,6 +120,19 @@ LIFECYCLE = textwrap.dedent("""
     from wizard.sandbox import Sandbox, sandbox_env
     sb = Sandbox(extra_consumers=2).start()
     started = time.perf_counter() - t0
+    import socket
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    sb.stop()
+    try:
+        Sandbox(busy.getsockname()[1]).start()   # a taken --port: an error, not an exit
+    except OSError as exc:
+        assert "already in use" in str(exc)
+    else:
+        raise AssertionError("started on a busy port")
+    busy.close()
+    sb = Sandbox(extra_consumers=2).start()
     state_dir = sb.state_dir
     assert sb.endpoint_url.startswith("http://127.0.0.1:")
     os.environ.update(sb.env())

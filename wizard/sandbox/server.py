@@ -10,6 +10,7 @@ reachable from another machine.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import socket
@@ -180,8 +181,13 @@ class Sandbox:
             wants={"s3": resource_policies.s3_wants, "lambda": resource_policies.lambda_wants},
             after={"lambda": resource_policies.after_lambda},
         )
-        self._server = make_server(HOST, self.requested_port, layer, threaded=True,
-                                   request_handler=_request_handler())
+        if self.requested_port:
+            _check_port_free(self.requested_port)
+        try:
+            self._server = make_server(HOST, self.requested_port, layer, threaded=True,
+                                       request_handler=_request_handler())
+        except SystemExit:  # werkzeug exits the process when the port is taken
+            raise OSError(errno.EADDRINUSE, _port_in_use(self.requested_port)) from None
         _track_connections(self._server)
         self.port = self._server.server_port
         self.sar.template_base_url = f"{self.endpoint_url}{TEMPLATE_PATH}"
@@ -360,6 +366,23 @@ def _close_connections(server: Any) -> None:
             sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+
+def _port_in_use(port: int) -> str:
+    return (f"port {port} on 127.0.0.1 is already in use: choose another one (--port), or "
+            "use 0 for any free port")
+
+
+def _check_port_free(port: int) -> None:
+    """Fail with a clear OSError (werkzeug would print and exit the whole process)."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((HOST, port))
+    except OSError as exc:
+        raise OSError(exc.errno, _port_in_use(port)) from None
+    finally:
+        probe.close()
 
 
 def port_answers(port: int, timeout: float = 0.5) -> bool:
