@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,18 @@ class VerifyResult:
     def ok(self) -> bool:
         return not [f for f in self.findings if f.severity == "error"] and (
             self.query is None or self.query.state == "SUCCEEDED")
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Whatever escapes (a library's own exception, not only ours) leaves the engine as a
+    translated WizardError: its text is redacted, so a caller showing it shows no secret."""
+    try:
+        yield
+    except WizardError:
+        raise
+    except Exception as exc:
+        raise from_exception(exc) from exc
 
 
 class Engine:
@@ -141,8 +154,9 @@ class Engine:
                 if any(f.step == step.id and f.severity == "error" for f in plan.findings):
                     continue
                 plan.changes.extend(step.plan())
-            except WizardError as exc:
-                plan.findings.append(Finding("error", str(exc), exc.fix, step.id))
+            except Exception as exc:  # anything, not only ours: translated and redacted
+                err = from_exception(exc, operation=step.title)
+                plan.findings.append(Finding("error", str(err), err.fix, step.id))
         self.emit(Event("plan", message="plan ready", fraction=1.0))
         return plan
 
@@ -151,8 +165,9 @@ class Engine:
         """Make the setup exist; safe to re-run (resumes, and a no-op when all is in place)."""
         lock = self._lock()
         try:
-            steps = self.steps()
-            findings = [f for s in steps for f in s.preflight()]
+            with _translated():
+                steps = self.steps()
+                findings = [f for s in steps for f in s.preflight()]
             blocking = [f for f in findings if f.severity == "error"]
             for f in findings:
                 self.emit(Event("log", step=f.step, message=f"{f.severity}: {f.message}"))
@@ -224,28 +239,31 @@ class Engine:
     def verify(self, sql: str | None = None, *, max_rows: int | None = 1000) -> VerifyResult:
         """Read-only checks of every step, then the test query as the first consumer."""
         result = VerifyResult()
-        for step in self.steps():
-            self.emit(Event("step-started", step=step.id, message=f"verify {step.title}"))
-            result.findings.extend(step.verify())
-        consumer = self.profile.consumers[0]
-        runner = self.query_runner(consumer)
-        sql = sql or self.profile.effective_test_query
-        self.emit(Event("query-state", message="starting the test query",
-                        account=consumer.key))
-        result.query = runner.run(sql, max_rows=max_rows, on_state=lambda s: self.emit(
-            Event("query-state", message=s, account=consumer.key)))
+        with _translated():
+            for step in self.steps():
+                self.emit(Event("step-started", step=step.id, message=f"verify {step.title}"))
+                result.findings.extend(step.verify())
+            consumer = self.profile.consumers[0]
+            runner = self.query_runner(consumer)
+            sql = sql or self.profile.effective_test_query
+            self.emit(Event("query-state", message="starting the test query",
+                            account=consumer.key))
+            result.query = runner.run(sql, max_rows=max_rows, on_state=lambda s: self.emit(
+                Event("query-state", message=s, account=consumer.key)))
         return result
 
     # ------------------------------------------------------------------ destroy
     def plan_destroy(self) -> Plan:
-        steps = self.steps()
-        return Plan(changes=[c for s in reversed(steps) for c in s.plan_destroy()])
+        with _translated():
+            steps = self.steps()
+            return Plan(changes=[c for s in reversed(steps) for c in s.plan_destroy()])
 
     def destroy(self) -> list[Change]:
         """Remove what the journal says we created, restore what we changed; reverse order."""
         lock = self._lock()
         try:
-            steps = list(reversed(self.steps()))
+            with _translated():
+                steps = list(reversed(self.steps()))
             done: list[Change] = []
             self.journal.set_status("destroying")
             for i, step in enumerate(steps):
@@ -258,6 +276,10 @@ class Engine:
                 except WizardError as exc:
                     self.emit(Event("step-failed", step=step.id, message=exc.explain()))
                     raise
+                except Exception as exc:
+                    err = from_exception(exc, operation=f"undo {step.title}")
+                    self.emit(Event("step-failed", step=step.id, message=err.explain()))
+                    raise err from exc
                 done.extend(changes)
                 self.emit(Event("step-done", step=step.id, message=f"undid {step.title}",
                                 fraction=(i + 1) / len(steps)))
