@@ -219,7 +219,11 @@ def cmd_destroy(args: argparse.Namespace) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from wizard.sandbox import serve
 
-    serve(args.port)
+    try:
+        serve(args.port)
+    except (RuntimeError, OSError) as exc:  # already running, or the port is taken
+        print(f"Cannot start the sandbox: {redact(str(exc))}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 
