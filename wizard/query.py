@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wizard.aws import Account
-from wizard.errors import translate
+from wizard.errors import WizardError, translate
 from wizard.steps.base import aws_call
 
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
@@ -124,7 +124,13 @@ class QueryRunner:
     def run(self, sql: str, *, max_rows: int | None = None,
             on_state: Callable[[str], None] | None = None) -> QueryResult:
         result = QueryResult()
-        result.query_id = self.start(sql)
+        try:
+            result.query_id = self.start(sql)
+        except WizardError as exc:  # refused before it ran: still a result to show
+            result.state = "FAILED"
+            result.error = str(exc)
+            result.cause, result.fix = exc.cause, exc.fix
+            return result
         ex = self.wait(result.query_id, on_state)
         fill_execution(result, ex)
         if result.state == "SUCCEEDED":
