@@ -248,6 +248,7 @@ def test_access_page_principal_picker_and_consumers(qtbot: Any, make_window: Any
     page.principal.setCurrentIndex(1)  # the role
     assert ctx.state.profile.consumers[0].principal_arn.endswith(":role/DataReader")
     assert next_enabled(window)
+    assert page.query_as.currentText() == "profile analyst"  # the example's query_credentials
     page.query_as.setCurrentIndex(0)  # assume the role: fine for a role
     assert page.query_as_msg.plain == ""
     page.principal.setCurrentIndex(0)  # a user with no query credentials: warned

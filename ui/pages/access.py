@@ -234,20 +234,23 @@ class AccessPage(BasePage):
         self._load_principals()
 
     def _fill_query_as(self) -> None:
+        """Whose credentials run the test query. Item data is "profile:NAME"/"keyring:NAME"
+        (plain strings: QComboBox.findData compares Python tuples by identity)."""
         c = self._current() if self.profile.consumers else None
         loading, self._loading = self._loading, True
         try:
             self.query_as.clear()
-            self.query_as.addItem(ASSUME, None)
+            self.query_as.addItem(ASSUME, "")
             for p in self.ctx.sources.profiles:
-                self.query_as.addItem(f"profile {p.name}", ("profile", p.name))
+                self.query_as.addItem(f"profile {p.name}", f"profile:{p.name}")
             for name in self.ctx.sources.keyring:
-                self.query_as.addItem(f"keyring entry {name}", ("keyring", name))
+                self.query_as.addItem(f"keyring entry {name}", f"keyring:{name}")
             ref = c.query_credentials if c is not None else None
             if ref is not None:
-                data = ("keyring", ref.keyring) if ref.keyring else ("profile", ref.profile)
+                data = f"keyring:{ref.keyring}" if ref.keyring else f"profile:{ref.profile}"
                 if self.query_as.findData(data) < 0:
-                    self.query_as.addItem(f"{data[0]} {data[1]}  (not found here)", data)
+                    kind, name = data.split(":", 1)
+                    self.query_as.addItem(f"{kind} {name}  (not found here)", data)
                 self.query_as.setCurrentIndex(self.query_as.findData(data))
             else:
                 self.query_as.setCurrentIndex(0)
@@ -307,10 +310,9 @@ class AccessPage(BasePage):
         c.catalog_name = self.catalog.text().strip()
         c.query_results = self.results.text().strip()
         c.workgroup = self.workgroup.text().strip()
-        data = self.query_as.currentData()
-        c.query_credentials = None if not data else (
-            CredentialRef(keyring=data[1]) if data[0] == "keyring" else
-            CredentialRef(profile=data[1]))
+        kind, _, name = str(self.query_as.currentData() or "").partition(":")
+        c.query_credentials = None if not name else (
+            CredentialRef(keyring=name) if kind == "keyring" else CredentialRef(profile=name))
         item = self.list.item(self._index)
         if item is not None:
             item.setText(self._label(self._index, c))

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QVBoxLayout
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+)
 
 from ui.pages.base import BasePage
 from ui.widgets.account_side import AccountSide
@@ -40,12 +48,26 @@ class AccountsPage(BasePage):
         self.consumer = AccountSide(ctx, "Consumer account (B)", "consumer", self)
         self.consumer.setToolTip("Queries the table through the shared catalog.")
         self.cross_msg = MessageLabel(self)
+        self.region.setMinimumContentsLength(16)
+        self.region.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.region.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.help = QLabel(
+            "The wizard works with an administrator's credentials in each account: in A it "
+            "deploys a CloudFormation stack (Lambda, IAM role), registers an Athena catalog and "
+            "edits the spill bucket's policy; in B it edits IAM (the principal's policy, the "
+            "share role) and registers the shared catalog. Check shows who the credentials "
+            "belong to before anything is planned.", self)
+        self.help.setWordWrap(True)
+        self.help.setForegroundRole(QPalette.ColorRole.PlaceholderText)
 
         form = QFormLayout()
         region_label = QLabel("&Region:", self)
         region_label.setBuddy(self.region)
-        form.addRow(region_label, self.region)
-        form.addRow("", self.region_msg)
+        region_row = QHBoxLayout()
+        region_row.addWidget(self.region)
+        region_row.addWidget(self.region_msg, 1)
+        form.addRow(region_label, region_row)
         sides = QHBoxLayout()
         sides.addWidget(self.owner, 1)
         sides.addWidget(self.consumer, 1)
@@ -53,6 +75,8 @@ class AccountsPage(BasePage):
         layout.addLayout(form)
         layout.addLayout(sides)
         layout.addWidget(self.cross_msg)
+        layout.addSpacing(self.fontMetrics().height())
+        layout.addWidget(self.help)
         layout.addStretch(1)
 
         self.setTabOrder(self.region, self.owner.account)

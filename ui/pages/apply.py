@@ -157,6 +157,9 @@ class ApplyPage(BasePage):
         item.setForeground(0, tone(STATUS_TONE[status]))
         if detail is not None:
             first = detail.splitlines()[0] if detail else ""
+            shown = item.text(1)
+            if shown and first.startswith(f"{shown}: "):
+                first = first[len(shown) + 2:]  # "Spill bucket: already in place" -> the news
             item.setText(2, first)
             item.setToolTip(2, detail)
 

@@ -75,8 +75,9 @@ class FinishPage(BasePage):
         self.log.hide()
 
         srow = QHBoxLayout()
-        srow.addWidget(self.save_button)
+        srow.addWidget(self.save_button, 0, Qt.AlignmentFlag.AlignTop)
         srow.addWidget(self.saved, 1)
+        srow.addStretch(0)
         arow = QHBoxLayout()
         arow.addWidget(heading("What exists now"))
         arow.addStretch(1)
@@ -182,12 +183,14 @@ class FinishPage(BasePage):
             if url and change.action != "create":
                 item.setData(2, Qt.ItemDataRole.UserRole, url)
                 link = QLabel(f'<a href="{html.escape(url)}">open in console</a>')
+                link.setContentsMargins(6, 0, 6, 0)
                 link.setOpenExternalLinks(True)
                 link.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
                 link.setToolTip(url + ("\n(sandbox resources are not in the real console)"
                                        if self.ctx.state.sandbox else ""))
                 self.summary.setItemWidget(item, 2, link)
-        sandbox = " (in the sandbox)" if self.ctx.state.sandbox else ""
+        sandbox = (" (in the sandbox: the console links show where each resource lives in "
+                   "real AWS)") if self.ctx.state.sandbox else ""
         self.status.setText(f"{present} of {len(plan.changes)} resource(s) of this setup exist "
                             f"now{sandbox}." if plan.changes else "Nothing of this setup exists.")
 

@@ -47,6 +47,8 @@ class StartPage(BasePage):
         self.recent = QListWidget(self)
         self.recent.setAccessibleName("Recent profiles")
         self.recent.setMaximumHeight(self.fontMetrics().height() * 7)
+        self.no_recent = QLabel("No profiles opened yet: Browse… for a saved profile (YAML).",
+                                self)
         self.browse = QPushButton("&Browse…", self)
         self.open_msg = MessageLabel(self)
         self.sandbox_status = QLabel(self)
@@ -61,6 +63,7 @@ class StartPage(BasePage):
         indent.setContentsMargins(self.fontMetrics().height() * 2, 0, 0, 0)
         row = QHBoxLayout()
         row.addWidget(self.recent, 1)
+        row.addWidget(self.no_recent, 1)
         row.addWidget(self.browse, 0, Qt.AlignmentFlag.AlignTop)
         indent.addLayout(row)
         indent.addWidget(self.open_msg)
@@ -104,6 +107,8 @@ class StartPage(BasePage):
             if not Path(path).exists():
                 item.setText(f"{Path(path).name}  (missing)")
             self.recent.addItem(item)
+        self.recent.setVisible(self.recent.count() > 0)
+        self.no_recent.setVisible(self.recent.count() == 0)
         last = self.ctx.settings.last_profile
         for i in range(self.recent.count()):
             if self.recent.item(i).data(Qt.ItemDataRole.UserRole) == last:
