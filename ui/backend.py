@@ -74,6 +74,9 @@ class Backend:
         """Import the engine and parse the AWS service models once, on a worker, right after
         the window opens: the first Check then is quick, and later calls do not compete with
         the window for the GIL while they load megabytes of botocore JSON."""
+        from wizard.profile import validate_field
+
+        validate_field("region", "us-east-1")  # botocore's region table, cached for the GUI
         import wizard.credentials
         import wizard.engine
         import wizard.query

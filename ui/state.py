@@ -53,6 +53,7 @@ class WizardState(QObject):
     """The profile, where it came from, the last plan, and the engine for it."""
 
     profile_replaced = Signal()  # a whole new profile (opened, new, sandbox): pages reload
+    warmed = Signal()  # the engine's modules (and botocore's region table) are loaded
 
     def __init__(self, backend: Backend, *, sandbox: bool = False) -> None:
         super().__init__()
@@ -66,6 +67,14 @@ class WizardState(QObject):
         self._engine_key: Any = None
         self._engine_lock = threading.Lock()
         self._sink: Callable[[Event], None] = lambda e: None
+        self.warm = False
+
+    def set_warm(self) -> None:
+        """Validation may run on the GUI thread from now on: its region rule reads botocore's
+        endpoint table, which the preload worker has loaded (importing botocore and parsing a
+        megabyte of JSON on the GUI thread would stall the window)."""
+        self.warm = True
+        self.warmed.emit()
 
     # ------------------------------------------------------------------ profile
     def replace_profile(self, profile: SetupProfile, path: Path | None = None) -> None:

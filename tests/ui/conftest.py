@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.ui.fakes import FakeBackend
-from ui.app import MainWizard, build, shutdown
+from ui.app import MainWizard, build, shutdown, start_background
 from ui.context import AppContext
 from ui.settings import GuiSettings
 
@@ -28,7 +28,8 @@ def make_window(qtbot: Any) -> Iterator[Callable[..., tuple[MainWizard, AppConte
         window, ctx = build(backend, **kwargs)
         qtbot.addWidget(window)
         window.show()
-        qtbot.waitUntil(lambda: ctx.sources.loaded, timeout=3000)
+        start_background(ctx)  # as run() does after the first paint
+        qtbot.waitUntil(lambda: ctx.sources.loaded and ctx.state.warm, timeout=3000)
         made.append((window, ctx))
         return window, ctx
 

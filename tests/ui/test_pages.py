@@ -53,12 +53,13 @@ def test_start_page_opens_recent_profiles_and_rejects_broken_ones(
     page = window.currentPage()
     assert page.open.isChecked()
     assert page.recent.count() == 2
-    assert next_enabled(window)
+    qtbot.waitUntil(lambda: next_enabled(window), timeout=3000)
     page.recent.setCurrentRow(1)
+    qtbot.waitUntil(lambda: "cannot be used" in page.open_msg.plain, timeout=3000)
+    assert page.open_msg.isVisibleTo(page) and "region" in page.open_msg.plain
     assert not next_enabled(window)
-    assert page.open_msg.isVisibleTo(page) and "cannot be used" in page.open_msg.plain
     page.recent.setCurrentRow(0)
-    assert next_enabled(window)
+    qtbot.waitUntil(lambda: next_enabled(window), timeout=3000)
     window.next()
     assert ctx.state.profile_path == good
     assert ctx.state.profile.owner.account_id == OWNER
@@ -429,7 +430,8 @@ def test_window_geometry_and_last_profile_are_remembered(qtbot: Any, make_window
     window.resize(760, 560)  # within the offscreen screen (800x600): not clamped
     size = window.size()
     start = window.currentPage()
-    assert start.open.isChecked() and start.isComplete()
+    assert start.open.isChecked()
+    qtbot.waitUntil(lambda: start.isComplete(), timeout=3000)
     window.next()
     window.close()
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=3000)

@@ -18,6 +18,7 @@ from ui.workers import Worker
 from wizard.profile import Problem, SetupProfile, validate
 
 START, ACCOUNTS, CONNECTOR, ACCESS, REVIEW, APPLY, QUERY, FINISH = range(8)
+NOT_YET = Problem("(loading)", "")  # validation is not available yet (see BasePage.problems)
 
 
 class BasePage(QWizardPage):
@@ -28,6 +29,7 @@ class BasePage(QWizardPage):
         self.ctx = ctx
         self._busy = False
         ctx.state.profile_replaced.connect(self.profile_replaced)
+        ctx.state.warmed.connect(self._warmed)
 
     # ---------------------------------------------------------------- shortcuts
     @property
@@ -72,9 +74,21 @@ class BasePage(QWizardPage):
 
     # ---------------------------------------------------------------- problems
     def problems(self, *prefixes: str) -> list[Problem]:
-        """Profile problems under any of ``prefixes`` (``connector.``, ``consumers[0].``…)."""
+        """Profile problems under any of ``prefixes`` (``connector.``, ``consumers[0].``…).
+
+        Until the engine is loaded (a second after launch) the answer is "not yet": Next
+        stays disabled and no message is shown; the page refreshes once it is loaded.
+        """
+        if not self.ctx.state.warm:
+            return [NOT_YET]
         return [p for p in validate(self.profile)
                 if any(p.path == x.rstrip(".") or p.path.startswith(x) for x in prefixes)]
+
+    def _warmed(self) -> None:
+        refresh = getattr(self, "refresh", None)
+        wizard = self.wizard()
+        if refresh is not None and wizard is not None and wizard.currentPage() is self:
+            refresh()
 
     @staticmethod
     def message_for(problems: list[Problem], *paths: str) -> str | None:

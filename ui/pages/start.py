@@ -82,6 +82,8 @@ class StartPage(BasePage):
         self._sandbox_path: Path | None = None
         self._sandbox_loading = False
         self._committed: Any = None
+        self._loading_path: Path | None = None
+        self._advance_when_loaded = False
 
         self.choice.idToggled.connect(self._choice_changed)
         self.recent.currentItemChanged.connect(self._recent_selected)
@@ -120,32 +122,49 @@ class StartPage(BasePage):
             self.load(Path(item.data(Qt.ItemDataRole.UserRole)))
 
     def _recent_activated(self, item: QListWidgetItem) -> None:
+        self._advance_when_loaded = True
         self._recent_selected(item)
-        if self.isComplete() and self.wizard() is not None:
-            self.wizard().next()
 
     def _browse(self) -> None:
         start = str(self._opened[0].parent) if self._opened else str(Path.home())
         name, _ = QFileDialog.getOpenFileName(self, "Open a setup profile", start,
-                                              "Setup profiles (*.yaml *.yml);;All files (*)")
+                                              "Setup profiles (*.yaml *.yml)"
+                                              ";;All files (*)")
         if name:
             self.open.setChecked(True)
             self.load(Path(name))
 
-    def load(self, path: Path) -> bool:
-        """Read a profile file (small and local: read here, validated by the engine's rules)."""
-        try:
-            profile = load_profile(path)
-        except ProfileError as exc:
-            self._opened = None
-            self.open_msg.show_message(f"{path.name} cannot be used:\n{exc}")
+    def load(self, path: Path) -> None:
+        """Read and validate a profile file on a worker (validation reads botocore's region
+        table, and the file may sit on a slow mount); the result shows below the list."""
+        self._opened = None
+        self._loading_path = path
+        self.open_msg.show_message(f"Reading {path.name}…", "info")
+        self.refresh_complete()
+
+        def work(job: Any) -> tuple[SetupProfile | None, str]:
+            try:
+                return load_profile(path), ""
+            except ProfileError as exc:
+                return None, str(exc)
+
+        self.run(work, on_returned=lambda result: self._loaded(path, result))
+
+    def _loaded(self, path: Path, result: tuple[SetupProfile | None, str]) -> None:
+        if path != self._loading_path:
+            return  # the user picked another file meanwhile
+        profile, problem = result
+        advance, self._advance_when_loaded = self._advance_when_loaded, False
+        if profile is None:
+            self.open_msg.show_message(f"{path.name} cannot be used:\n{problem}")
             self.refresh_complete()
-            return False
+            return
         self._opened = (path, profile)
         self.open_msg.show_message(f"{path} - owner {profile.owner.account_id}, "
                                    f"{len(profile.consumers)} consumer(s)", "ok")
         self.refresh_complete()
-        return True
+        if advance and self.isComplete() and self.wizard() is not None:
+            self.wizard().next()
 
     # ---------------------------------------------------------------- sandbox
     def _choice_changed(self, *_: Any) -> None:
