@@ -190,6 +190,8 @@ def make_session(ref: CredentialRef, region: str, *,
                            aws_session_token=keys.session_token, region_name=region)
     try:
         session = new_session(profile_name=ref.profile, region_name=region)
+        if ref.profile not in session.available_profiles:
+            raise botocore.exceptions.ProfileNotFound(profile=ref.profile)
     except botocore.exceptions.ProfileNotFound as exc:
         raise CredentialsError(
             f"AWS profile {ref.profile!r} is not in your AWS config.",
