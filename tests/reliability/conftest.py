@@ -4,16 +4,13 @@ the baseline only when a test leaves it elsewhere; botocore's retry backoff reco
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.reliability.world import World, fast_session
+from tests.reliability.world import World, make_engine
 from tests.service.conftest import _moto_delete_data_catalog  # noqa: F401  (autouse shim)
 from tests.support.moto_accounts import free_port
-from wizard.engine import Engine
-from wizard.profile import SetupProfile
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +64,8 @@ def world(_world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     """The baseline world. A test that leaves it changed (or fails) gets it reseeded after."""
     monkeypatch.setenv("AWS_CONFIG_FILE", str(_world.config_file))
     monkeypatch.setenv("AWS_ENDPOINT_URL", _world.endpoint)
+    if not _world.alive():
+        _world.reset()
     _world.verified = False
     yield _world
     # a test that ended by checking the baseline needs no second look
@@ -96,13 +95,4 @@ def backoff(monkeypatch: pytest.MonkeyPatch) -> Backoff:
     return rec
 
 
-def make_engine(profile: SetupProfile, **kwargs: Any) -> Engine:
-    """An Engine as the CLI makes one, with the shared model loader and no real sleeping."""
-    kwargs.setdefault("session_factory", fast_session)
-    kwargs.setdefault("sleep", lambda s: None)
-    kwargs.setdefault("poll_delay", 0.0)
-    return Engine(profile, **kwargs)
-
-
-def journal_of(tmp: Path) -> Path:
-    return tmp / "journal.json"
+__all__ = ["Backoff", "make_engine"]

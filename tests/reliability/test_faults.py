@@ -18,14 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.reliability.conftest import Backoff, make_engine
+from tests.reliability.conftest import Backoff
 from tests.reliability.faults import MAX_ATTEMPTS, Fault, iam_action
 from tests.reliability.footprint import SCENARIOS, assert_journal_matches
-from tests.reliability.world import PROFILES, World
+from tests.reliability.world import PROFILES, World, make_engine
 from tests.support.moto_accounts import CONSUMER
 from wizard.engine import Engine
 from wizard.errors import WizardError
@@ -96,7 +95,6 @@ def _points() -> list[Point]:
 
 
 POINTS = _points()
-_APPLIED: dict[str, dict[str, Any]] = {}
 
 
 def engine(point: Point, fault: Fault | None = None) -> Engine:
@@ -109,16 +107,6 @@ def engine(point: Point, fault: Fault | None = None) -> Engine:
 
 def calls(e: Engine) -> list[tuple[str, str, str]]:
     return [(c.account.split(":", 1)[0], c.service, c.operation) for c in e.recorder.mutating()]
-
-
-def applied_snapshot(world: World, scenario: str) -> dict[str, Any]:
-    """The accounts after a clean apply of the scenario (computed once per test session)."""
-    if scenario not in _APPLIED:
-        make_engine(PROFILES[scenario]()).apply()
-        _APPLIED[scenario] = world.snapshot()
-        make_engine(PROFILES[scenario]()).destroy()
-        assert world.at_baseline()
-    return _APPLIED[scenario]
 
 
 def journal_file(point: Point) -> Path:
@@ -162,12 +150,13 @@ TRANSIENT = ["throttle", "throttle", "refused", "lost"]
 def test_transient_faults_are_retried_and_the_run_completes(
         world: World, backoff: Backoff, point: Point) -> None:
     fault = point.fault(TRANSIENT)
-    applied = applied_snapshot(world, point.scenario)
+    applied = world.applied(point.scenario)
     backoff.delays.clear()
 
     first = engine(point, fault if point.phase == "apply" else None)
     first.apply()
-    assert world.snapshot() == applied
+    if point.phase == "apply":
+        assert world.snapshot() == applied
     second = engine(point, fault if point.phase == "destroy" else None)
     second.destroy()
     assert world.at_baseline()
@@ -188,7 +177,7 @@ def test_transient_faults_are_retried_and_the_run_completes(
 @pytest.mark.parametrize("point", POINTS, ids=lambda p: p.id)
 def test_access_denied_stops_with_the_missing_permission_and_the_run_resumes(
         world: World, point: Point) -> None:
-    applied = applied_snapshot(world, point.scenario)
+    applied = world.applied(point.scenario)
     if point.phase == "destroy":
         engine(point).apply()
     fault = point.fault(["denied"], persistent=True)
@@ -224,7 +213,7 @@ def test_access_denied_stops_with_the_missing_permission_and_the_run_resumes(
 @pytest.mark.parametrize("point", POINTS, ids=lambda p: p.id)
 def test_persistent_faults_give_up_after_bounded_retries_and_can_be_undone(
         world: World, backoff: Backoff, point: Point) -> None:
-    applied = applied_snapshot(world, point.scenario)
+    applied = world.applied(point.scenario)
     if point.phase == "destroy":
         engine(point).apply()
     journal = journal_file(point)

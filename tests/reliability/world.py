@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +31,7 @@ import requests
 
 from tests.support.moto_accounts import CONSUMER, OWNER, REGION, RESULTS, SPILL, seed, write_config
 from wizard.credentials import make_session
+from wizard.engine import Engine
 from wizard.profile import (
     ConnectorConfig,
     ConsumerConfig,
@@ -78,11 +81,29 @@ def shared_loader() -> botocore.loaders.Loader:
     return _LOADER
 
 
+_SESSIONS: dict[tuple[str, str, str, str], boto3.Session] = {}
+
+
 def fast_session(ref: CredentialRef, region: str) -> boto3.Session:
-    """The engine's own make_session, with the shared model loader (behaviour unchanged)."""
-    session = make_session(ref, region)
-    session._session.register_component("data_loader", shared_loader())
-    return session
+    """The engine's own make_session, with the shared model loader, and one session per
+    credential reference for the whole world: a new Engine (a new run) makes its own clients
+    and hooks as always, but does not assume the account's admin role again every time."""
+    key = (ref.profile or "", ref.keyring or "", region, os.environ.get("AWS_CONFIG_FILE", ""))
+    if ref.keyring or key not in _SESSIONS:
+        session = make_session(ref, region)
+        session._session.register_component("data_loader", shared_loader())
+        if ref.keyring:
+            return session
+        _SESSIONS[key] = session
+    return _SESSIONS[key]
+
+
+def make_engine(profile: SetupProfile, **kwargs: Any) -> Engine:
+    """An Engine as the CLI makes one, with the shared model loader and no real sleeping."""
+    kwargs.setdefault("session_factory", fast_session)
+    kwargs.setdefault("sleep", lambda s: None)
+    kwargs.setdefault("poll_delay", 0.0)
+    return Engine(profile, **kwargs)
 
 
 def _or_none(read: Any) -> Any:
@@ -108,7 +129,9 @@ class World:
     analyst_keys: tuple[str, str] = ("", "")
     _clients: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
     baseline: dict[str, Any] | None = None
+    _applied: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     verified: bool = False  # the last check found the baseline (and nothing ran since)
+    marker: str = ""  # a bucket only this seeding made: gone if anyone reset moto since
 
     # ------------------------------------------------------------------ clients
     def session(self, profile: str) -> boto3.Session:
@@ -135,11 +158,26 @@ class World:
         """Wipe the server and seed the baseline again."""
         requests.post(f"{self.endpoint}/moto-api/reset", timeout=10)
         self._clients.clear()
+        self._applied.clear()
+        _SESSIONS.clear()  # assumed-role keys die with moto's state
         self.write_config(None)
         self.analyst_keys = seed(self.endpoint, self.config_file)
         self.write_config(self.analyst_keys)
         self._seed_extras()
+        self.marker = f"xw-world-{uuid.uuid4().hex[:12]}"
+        self.client("owner3", "s3").create_bucket(Bucket=self.marker)
         self.baseline = self.snapshot()
+
+    def alive(self) -> bool:
+        """Is this still our seeding? moto's state is process-global: the embedded sandbox and
+        other suites' servers reset it (their tests may run between ours)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client("owner3", "s3").head_bucket(Bucket=self.marker)
+            return True
+        except (ClientError, BotoCoreError):
+            return False
 
     def _seed_extras(self) -> None:
         s3 = self.client("owner", "s3")
@@ -169,11 +207,14 @@ class World:
         out: dict[str, Any] = {}
         for prof, fn in (("owner", CAT1), ("owner3", CAT3)):
             s3 = self.client(prof, "s3")
-            buckets = sorted(b["Name"] for b in s3.list_buckets().get("Buckets", []))
+            buckets = sorted(b["Name"] for b in s3.list_buckets().get("Buckets", [])
+                             if b["Name"] != self.marker)
             out[f"{prof}.buckets"] = buckets
             for b in buckets:
                 out[f"{prof}.bucket-policy.{b}"] = _or_none(
                     lambda s3=s3, b=b: json.loads(s3.get_bucket_policy(Bucket=b)["Policy"]))
+                if b != FRESH_SPILL:  # the only bucket whose settings the tool makes
+                    continue
                 out[f"{prof}.bucket-config.{b}"] = {
                     "public-access-block": _or_none(
                         lambda s3=s3, b=b: s3.get_public_access_block(
@@ -184,6 +225,8 @@ class World:
                         lambda s3=s3, b=b: s3.get_bucket_lifecycle_configuration(
                             Bucket=b)["Rules"])}
             lam = self.client(prof, "lambda")
+            out[f"{prof}.functions"] = sorted(
+                f["FunctionName"] for f in lam.list_functions()["Functions"])
             try:
                 out[f"{prof}.lambda-policy"] = sorted(
                     json.loads(lam.get_policy(FunctionName=fn)["Policy"])["Statement"],
@@ -221,6 +264,15 @@ class World:
             cat = athena.get_data_catalog(Name=name)["DataCatalog"]
             out[name] = {"Type": cat.get("Type"), "Parameters": cat.get("Parameters")}
         return out
+
+    def applied(self, scenario: str) -> dict[str, Any]:
+        """The snapshot after a clean apply of a scenario (made once per server, then undone)."""
+        if scenario not in self._applied:
+            make_engine(PROFILES[scenario]()).apply()
+            self._applied[scenario] = self.snapshot()
+            make_engine(PROFILES[scenario]()).destroy()
+            assert self.at_baseline()
+        return self._applied[scenario]
 
     def at_baseline(self) -> bool:
         self.verified = self.snapshot() == self.baseline
