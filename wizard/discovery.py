@@ -9,7 +9,6 @@ the GUI calls them from worker threads. No Qt here.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -151,55 +150,16 @@ def lambda_functions(src: Source, region: str | None = None) -> list[Function]:
 
 
 # --------------------------------------------------------------------------- warm-up
-_shared_loaders: dict[str | None, Any] = {}
-_shared_lock = threading.Lock()
-
-
-class _UniquePaths(list):  # type: ignore[type-arg]
-    """boto3 appends its data path to the loader on every Session: keep one copy."""
-
-    def append(self, item: Any) -> None:
-        if item not in self:
-            super().append(item)
-
-
-def share_botocore_loader() -> None:
-    """Make every botocore Session in this process share one data Loader (idempotent).
-
-    Why: each new Session otherwise re-reads and re-parses endpoints.json and every service
-    model it uses (megabytes of JSON, and a scan of ~400 service directories), and the engine
-    makes a Session per account side, per assumed role and per query principal. In the GUI
-    that parsing competes with the window for the GIL; sharing the (read-only, cached) Loader
-    makes it happen once per process. The data path is the same for every Session, so the
-    answers are identical.
-    """
-    import botocore.loaders
-    import botocore.session
-
-    with _shared_lock:
-        if getattr(botocore.session.create_loader, "_xacct_shared", False):
-            return
-        original = botocore.loaders.create_loader
-
-        def create_loader(search_path_string: str | None = None) -> Any:
-            with _shared_lock:
-                loader = _shared_loaders.get(search_path_string)
-                if loader is None:
-                    loader = original(search_path_string)
-                    loader._search_paths = _UniquePaths(loader._search_paths)
-                    _shared_loaders[search_path_string] = loader
-                return loader
-
-        create_loader._xacct_shared = True  # type: ignore[attr-defined]
-        botocore.session.create_loader = create_loader  # type: ignore[assignment]
-
-
 def warm_up(services: Iterable[str] = ("sts", "s3", "iam", "lambda", "athena",
                                         "cloudformation", "serverlessrepo")) -> None:
-    """Load the service models the wizard uses into the shared Loader, ahead of the first call."""
-    import botocore.session
+    """Parse the service models the wizard uses into the data loader every Session shares
+    (``wizard.aws.new_session``), ahead of the first call.
 
-    share_botocore_loader()
-    session = botocore.session.get_session()
+    The GUI runs this on a worker right after its window opens: the models are megabytes of
+    JSON, and parsing them later, while a page is busy, would compete with the window.
+    """
+    from wizard.aws import new_session
+
+    session = new_session(region_name="us-east-1")
     for name in services:
-        session.get_service_model(name)  # parsed once, into the Loader every Session shares
+        session.client(name)  # service model + endpoint rules, parsed once; no request made
