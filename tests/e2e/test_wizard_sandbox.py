@@ -6,8 +6,10 @@ GUI thread keeps beating (a 10 ms QTimer) through it all.
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from PySide6.QtWidgets import QMessageBox
 from tests.e2e.conftest import Heartbeat
 from tests.ui.helpers import next_enabled
 from ui.pages.base import ACCESS, ACCOUNTS, APPLY, CONNECTOR, FINISH, QUERY, REVIEW, START
+from wizard import cli
 
 MUSIC = {("No One You Know", "Call Me Today"), ("No One You Know", "Howdy"),
          ("Acme Band", "Happy Day"), ("Acme Band", "PartiQL Rocks")}
@@ -154,8 +157,8 @@ def _fail_once() -> tuple[list[int], Any]:
 
 
 @pytest.mark.slow
-def test_failed_grant_shows_cause_and_fix_and_retry_completes(qtbot: Any,
-                                                              open_wizard: Any) -> None:
+def test_failed_grant_shows_cause_and_fix_and_retry_completes(
+        qtbot: Any, open_wizard: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     calls, raise_fn = _fail_once()
     window, ctx = open_wizard(hooks=[("before-call.lambda.AddPermission", raise_fn)])
     for _ in range(4):
@@ -177,5 +180,11 @@ def test_failed_grant_shows_cause_and_fix_and_retry_completes(qtbot: Any,
     assert all(apply.step_status(s) == "done" for s in apply._rows)
     assert "already in place" in apply.log.text()  # resumed: the done steps were skipped
     assert next_enabled(window)
+    # The profile the GUI saves runs unchanged with the CLI: the same plan, nothing left to do.
+    saved = tmp_path / "from-gui.yaml"
+    assert window.pages[FINISH].save_to(saved)
+    assert cli.main(["plan", str(saved), "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["changes"] and {c["action"] for c in plan["changes"]} == {"none"}
     # leave the sandbox as we found it
     ctx.state.engine().destroy()
