@@ -254,10 +254,6 @@ def test_injection_looking_profile_paths_are_only_ever_read(
     assert (status == 2 and "(file)" in err) or "(profile)" in err
 
 
-@pytest.mark.xfail(strict=True, reason="credentials.make_session no longer raises "
-                   "ProfileNotFound since sessions share a data loader (22550c1): a missing "
-                   "AWS profile is now exit 1 'GetCallerIdentity failed' instead of exit 2 "
-                   "with the fix; tests/unit/test_credentials.py fails the same way")
 def test_a_profile_naming_a_missing_aws_profile_is_invalid_input(
         cli: Any, capsys: pytest.CaptureFixture[str]) -> None:
     path = cli.tmp / "p.yaml"
