@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     parser.add_argument("--size", default="1120x800", help="window size WxH")
     parser.add_argument("--keep", action="store_true", help="do not clean up at the end")
+    parser.add_argument("--dark", action="store_true",
+                        help="a dark palette (to check the colours follow it)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     width, height = (int(v) for v in args.size.split("x"))
@@ -56,6 +58,22 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     app = QApplication(sys.argv[:1])
+    if args.dark:
+        from PySide6.QtGui import QColor, QPalette
+
+        app.setStyle("Fusion")
+        pal = QPalette()
+        for role, color in ((QPalette.ColorRole.Window, "#2b2b2b"),
+                            (QPalette.ColorRole.WindowText, "#e6e6e6"),
+                            (QPalette.ColorRole.Base, "#1e1e1e"),
+                            (QPalette.ColorRole.AlternateBase, "#262626"),
+                            (QPalette.ColorRole.Text, "#e6e6e6"),
+                            (QPalette.ColorRole.Button, "#353535"),
+                            (QPalette.ColorRole.ButtonText, "#e6e6e6"),
+                            (QPalette.ColorRole.Highlight, "#3d6fb4"),
+                            (QPalette.ColorRole.Link, "#8ab4f8")):
+            pal.setColor(role, QColor(color))
+        app.setPalette(pal)
     from ui.app import build, shutdown, start_background
     from ui.backend import Backend
     from ui.pages.base import START

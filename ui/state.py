@@ -91,11 +91,13 @@ class WizardState(QObject):
         return asdict(self.profile)
 
     # ------------------------------------------------------------------ engine (worker side)
-    def engine(self) -> Engine:
+    def engine(self, new_run: bool = False) -> Engine:
         """The engine for the profile as it is now. Call from a worker only.
 
         The engine gets a deep copy: editing a field while a plan runs cannot change the run.
-        A cancelled engine is reset so Retry works after Cancel (the journal resumes the run).
+        ``new_run`` (plan, apply, destroy) clears an earlier Cancel so Retry works after it
+        (the journal resumes the run); reads alongside a run (the test query, an export)
+        leave it alone, so they can never swallow a Cancel meant for that run.
         """
         key = self.snapshot()
         with self._engine_lock:
@@ -103,7 +105,8 @@ class WizardState(QObject):
                 self._engine = self.backend.engine(copy.deepcopy(self.profile), self._emit)
                 self._engine_key = key
             engine = self._engine
-        engine.cancel_event.clear()
+        if new_run:
+            engine.cancel_event.clear()
         return engine
 
     def forget_engine(self) -> None:

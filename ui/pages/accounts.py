@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -59,7 +58,6 @@ class AccountsPage(BasePage):
             "share role) and registers the shared catalog. Check shows who the credentials "
             "belong to before anything is planned.", self)
         self.help.setWordWrap(True)
-        self.help.setForegroundRole(QPalette.ColorRole.PlaceholderText)
 
         form = QFormLayout()
         region_label = QLabel("&Region:", self)

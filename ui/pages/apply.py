@@ -174,7 +174,7 @@ class ApplyPage(BasePage):
         def work(job: Any) -> Any:
             state.set_sink(job.progress)
             job.progress(("steps", backend.step_titles()))
-            engine = state.engine()
+            engine = state.engine(new_run=True)
             job.on_cancel(engine.cancel)
             return run(engine)
 

@@ -152,7 +152,7 @@ class FinishPage(BasePage):
 
         def work(job: Any) -> Plan:
             state.set_sink(None)
-            engine = state.engine()
+            engine = state.engine(new_run=True)
             job.on_cancel(engine.cancel)
             return engine.plan()
 
@@ -210,7 +210,7 @@ class FinishPage(BasePage):
         state = self.ctx.state
 
         def work(job: Any) -> Plan:
-            engine = state.engine()
+            engine = state.engine(new_run=True)
             return engine.plan_destroy()
 
         self.status.setText("Reading what this setup created…")
@@ -244,7 +244,7 @@ class FinishPage(BasePage):
 
         def work(job: Any) -> list[Change]:
             state.set_sink(job.progress)
-            engine = state.engine()
+            engine = state.engine(new_run=True)
             job.on_cancel(engine.cancel)
             return engine.destroy()
 

@@ -131,7 +131,7 @@ class ReviewPage(BasePage):
 
         def work(job: Any) -> Plan:
             state.set_sink(job.progress)
-            engine = state.engine()
+            engine = state.engine(new_run=True)
             job.on_cancel(engine.cancel)
             return engine.plan()
 

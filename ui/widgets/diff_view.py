@@ -12,6 +12,7 @@ import html
 import json
 from typing import Any
 
+from PySide6.QtCore import QEvent
 from PySide6.QtGui import QSyntaxHighlighter, QTextCharFormat, QTextDocument
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
@@ -116,6 +117,12 @@ class PolicyDiffView(QWidget):
         layout.addWidget(self.kept)
         layout.addWidget(self.text, 1)
         self.show_change(None)
+
+    def changeEvent(self, event: QEvent) -> None:
+        """The OS switched between light and dark: recolour the diff to stay readable."""
+        if event.type() == QEvent.Type.PaletteChange:
+            self.highlighter.refresh()
+        super().changeEvent(event)
 
     def show_change(self, change: Change | None) -> None:
         if change is None:
