@@ -69,6 +69,7 @@ class Engine:
         hooks: list[tuple[str, Any]] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         poll_delay: float = 2.0,
+        stack_timeout: float = 3600.0,
     ) -> None:
         self.profile = profile
         self.journal_path = journal_path or default_path(
@@ -82,6 +83,7 @@ class Engine:
         self.hooks = hooks or []
         self.sleep = sleep
         self.poll_delay = poll_delay
+        self.stack_timeout = stack_timeout
         self.cancel_event = threading.Event()
         self._ctx: Context | None = None
         self.identities: dict[str, Identity] = {}
@@ -123,7 +125,7 @@ class Engine:
                 self.emit(Event("log", message=f"{label}: {ident.arn}", account=label))
         self._ctx = Context(profile=p, owner=owner, consumers=consumers, journal=self.journal,
                             emit=self.emit, sleep=self.sleep, cancel=self.cancel_event,
-                            poll_delay=self.poll_delay)
+                            poll_delay=self.poll_delay, stack_timeout=self.stack_timeout)
         return self._ctx
 
     def steps(self) -> list[Step]:

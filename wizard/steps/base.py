@@ -35,6 +35,7 @@ class Context:
     sleep: Callable[[float], None] = time.sleep
     cancel: threading.Event = field(default_factory=threading.Event)
     poll_delay: float = 2.0  # CloudFormation polling (the botocore default is 30 s)
+    stack_timeout: float = 3600.0  # longest wait for a stack or change set to settle
     max_workers: int = 8
     cache: dict[str, Any] = field(default_factory=dict)
 

@@ -4,6 +4,7 @@ Repository in A (change set -> execute -> wait, stack events streamed), or use a
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from botocore.exceptions import WaiterError
@@ -17,6 +18,22 @@ APPLICATION_ID = (
     "arn:aws:serverlessrepo:us-east-1:292517598671:applications/AthenaDynamoDBConnector"
 )
 FAILED_STATES = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_FAILED"}
+# A stack whose change set was created but never executed (the execute failed, or the run was
+# killed in between): it has no resources, so the connector is not deployed.
+NEVER_EXECUTED = "REVIEW_IN_PROGRESS"
+
+
+class _Patience:
+    """How long a CloudFormation wait may last: ``ctx.stack_timeout`` seconds of polling
+    (counted in polls too, so a zero poll delay cannot spin forever)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.deadline = time.monotonic() + ctx.stack_timeout
+        self.polls_left = max(1, int(ctx.stack_timeout / max(ctx.poll_delay, 1.0)))
+
+    def exhausted(self) -> bool:
+        self.polls_left -= 1
+        return self.polls_left < 0 or time.monotonic() > self.deadline
 
 
 def wait_for_stack(ctx: Context, account: Account, stack_name: str, waiter_name: str,
@@ -25,6 +42,7 @@ def wait_for_stack(ctx: Context, account: Account, stack_name: str, waiter_name:
     cfn = account.client("cloudformation")
     waiter = cfn.get_waiter(waiter_name)
     seen = seen if seen is not None else set()
+    patience = _Patience(ctx)
     while True:
         ctx.check_cancel()
         stream_stack_events(ctx, account, stack_name, step_id, seen)
@@ -34,6 +52,8 @@ def wait_for_stack(ctx: Context, account: Account, stack_name: str, waiter_name:
             return
         except WaiterError as exc:
             if "Max attempts exceeded" in str(exc):
+                if patience.exhausted():
+                    raise _still_waiting(ctx, account, stack_name, waiter_name) from exc
                 ctx.sleep(ctx.poll_delay)
                 continue
             reasons = stream_stack_events(ctx, account, stack_name, step_id, seen,
@@ -45,6 +65,23 @@ def wait_for_stack(ctx: Context, account: Account, stack_name: str, waiter_name:
                 fix="Read the stack events above; fix the cause (often a missing permission or "
                     "a name already taken), then apply again - a failed stack is replaced.",
                 operation=waiter_name, account=account.label) from exc
+
+
+def _still_waiting(ctx: Context, account: Account, stack_name: str,
+                   waiter_name: str) -> AwsOperationError:
+    try:
+        status = account.client("cloudformation").describe_stacks(
+            StackName=stack_name)["Stacks"][0]["StackStatus"]
+    except Exception:
+        status = "unknown"
+    minutes = ctx.stack_timeout / 60
+    return AwsOperationError(
+        f"Stack {stack_name} is still {status} after {minutes:g} minutes of waiting "
+        f"({waiter_name}).",
+        cause="CloudFormation did not finish the connector's stack in time.",
+        fix="Look at the stack's events in the CloudFormation console; when it has settled, "
+            "run the same command again (it resumes; a failed or never-executed stack is "
+            "replaced).", operation=waiter_name, account=account.label)
 
 
 def stream_stack_events(ctx: Context, account: Account, stack_name: str, step_id: str,
@@ -168,9 +205,10 @@ class ConnectorStep(Step):
                                 f"{c.catalog_name})", after=after, kind="stack",
                                 version=version, parameters=params)]
         status = stack.get("StackStatus", "")
-        if status in FAILED_STATES:
+        if status in FAILED_STATES or status == NEVER_EXECUTED:
+            what = "failed" if status in FAILED_STATES else "never executed"
             return [self.change("owner", resource, "create",
-                                f"replace the failed stack ({status}) and deploy {version}",
+                                f"replace the {what} stack ({status}) and deploy {version}",
                                 before={"status": status}, after=after, kind="stack",
                                 version=version, parameters=params, replace=True)]
         tags = {t["Key"]: t["Value"] for t in stack.get("Tags", [])}
@@ -218,6 +256,7 @@ class ConnectorStep(Step):
         change_set = ans["ChangeSetId"]
         cfn = owner.client("cloudformation")
         waiter = cfn.get_waiter("change_set_create_complete")
+        patience = _Patience(ctx)
         while True:
             ctx.check_cancel()
             try:
@@ -226,6 +265,9 @@ class ConnectorStep(Step):
                 break
             except WaiterError as exc:
                 if "Max attempts exceeded" in str(exc):
+                    if patience.exhausted():
+                        raise _still_waiting(ctx, owner, stack_name,
+                                             "change_set_create_complete") from exc
                     ctx.sleep(min(ctx.poll_delay, 2.0))
                     continue
                 desc = aws_call(owner, "cloudformation", "describe_change_set",
