@@ -37,17 +37,21 @@ MAX_ATTEMPTS = 6  # wizard.aws.RETRY_CONFIG: standard mode, max_attempts=5 retri
 
 PROTOCOL = {"iam": "query", "sts": "query", "cloudformation": "query", "s3": "rest-xml",
             "lambda": "rest-json", "serverlessrepo": "rest-json", "athena": "json",
-            "logs": "json"}
+            "logs": "json", "kms": "json"}
+# botocore's event names use the hyphenised service id, not the boto3 client name
+EVENT_SERVICE_ID = {"logs": "cloudwatch-logs", "serverlessrepo": "serverlessapplicationrepository"}
 # (status, code) each service really answers with
 THROTTLE = {"iam": (400, "Throttling"), "sts": (400, "Throttling"),
             "cloudformation": (400, "Throttling"), "s3": (503, "SlowDown"),
             "lambda": (429, "TooManyRequestsException"),
             "serverlessrepo": (429, "TooManyRequestsException"),
-            "athena": (400, "ThrottlingException"), "logs": (400, "ThrottlingException")}
+            "athena": (400, "ThrottlingException"), "logs": (400, "ThrottlingException"),
+            "kms": (400, "ThrottlingException")}
 DENIED = {"iam": (403, "AccessDenied"), "sts": (403, "AccessDenied"),
           "cloudformation": (403, "AccessDenied"), "s3": (403, "AccessDenied"),
           "lambda": (403, "AccessDeniedException"), "serverlessrepo": (403, "ForbiddenException"),
-          "athena": (400, "AccessDeniedException"), "logs": (400, "AccessDeniedException")}
+          "athena": (400, "AccessDeniedException"), "logs": (400, "AccessDeniedException"),
+          "kms": (400, "AccessDeniedException")}
 # The IAM action each operation needs, where it is not "<service>:<Operation>".
 ACTION_EXCEPTIONS = {
     ("s3", "PutPublicAccessBlock"): "s3:PutBucketPublicAccessBlock",
@@ -147,8 +151,9 @@ class Fault:
 
     @property
     def hooks(self) -> list[tuple[str, Callable[..., Any]]]:
-        return [(f"before-call.{self.service}.{self.operation}", self._on_call),
-                (f"before-send.{self.service}.{self.operation}", self._on_send)]
+        sid = EVENT_SERVICE_ID.get(self.service, self.service)
+        return [(f"before-call.{sid}.{self.operation}", self._on_call),
+                (f"before-send.{sid}.{self.operation}", self._on_send)]
 
     def _targeted(self) -> bool:
         return getattr(self.recorder.current, "account", None) == self.account

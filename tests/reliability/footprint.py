@@ -56,6 +56,9 @@ def footprint(world: World, scenario: str) -> set[Key]:
     policy = snap.get(f"{prof}.bucket-policy.{bucket}")
     if statement_by_sid(policy, sid_for("Spill", CONSUMER, cat)) is not None:
         out.add(("spill-grant", "owner", f"s3://{bucket} (bucket policy)"))
+    if scenario == "existing" and statement_by_sid(
+            snap["owner.key-policy"], sid_for("Decrypt", CONSUMER, cat)) is not None:
+        out.add(("kms-grant", "owner", f"{world.kms_key_arn} (key policy)"))
     name = f"xacct-wizard-{cat}"
     if name in snap["consumer.users"].get(user, {}):
         out.add(("identity-policy", CK, f"{principal} (inline policy {name})"))

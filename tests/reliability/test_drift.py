@@ -35,6 +35,14 @@ def _edit_bucket_statement(world: World) -> None:
     s3.put_bucket_policy(Bucket=SPILL, Policy=json.dumps(doc))
 
 
+def _remove_key_policy_statement(world: World) -> None:
+    kms = world.client("owner", "kms")
+    doc = json.loads(kms.get_key_policy(KeyId=world.kms_key_arn, PolicyName="default")["Policy"])
+    doc["Statement"] = [st for st in doc["Statement"]
+                        if st.get("Sid") != sid_for("Decrypt", CONSUMER, CAT1)]
+    kms.put_key_policy(KeyId=world.kms_key_arn, PolicyName="default", Policy=json.dumps(doc))
+
+
 def _remove_lambda_permission(world: World) -> None:
     world.client("owner", "lambda").remove_permission(
         FunctionName=CAT1, StatementId=sid_for("Invoke", CONSUMER, CAT1))
@@ -73,6 +81,8 @@ def _delete_owner_catalog(world: World) -> None:
 DRIFTS: dict[str, tuple[Callable[[World], None], tuple[str, str, str, str]]] = {
     "bucket policy statement edited": (_edit_bucket_statement, (
         "spill-grant", "owner", f"s3://{SPILL} (bucket policy)", "update")),
+    "KMS key policy statement removed": (_remove_key_policy_statement, (
+        "kms-grant", "owner", "@KEY@ (key policy)", "update")),
     "Lambda permission removed": (_remove_lambda_permission, (
         "lambda-grant", "owner", f"{FN1} (permission {sid_for('Invoke', CONSUMER, CAT1)})",
         "create")),
@@ -92,7 +102,8 @@ DRIFTS: dict[str, tuple[Callable[[World], None], tuple[str, str, str, str]]] = {
 def _pending(world: World) -> list[tuple[str, str, str, str]]:
     plan = make_engine(existing_profile()).plan()
     assert not plan.blocking, plan.blocking
-    return [(c.step, c.account, c.resource, c.action) for c in plan.pending]
+    return [(c.step, c.account, c.resource.replace(world.kms_key_arn, "@KEY@"), c.action)
+            for c in plan.pending]
 
 
 def test_each_hand_edit_is_planned_exactly_and_repaired(world: World) -> None:
@@ -124,8 +135,8 @@ def test_all_drift_at_once_shows_in_the_cli_plan_and_one_apply_repairs_it(
     capsys.readouterr()
     assert main(["plan", str(path), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)["changes"]
-    pending = sorted((c["step"], c["account"], c["resource"], c["action"])
-                     for c in shown if c["action"] != "none")
+    pending = sorted((c["step"], c["account"], c["resource"].replace(world.kms_key_arn, "@KEY@"),
+                      c["action"]) for c in shown if c["action"] != "none")
     assert pending == sorted(expected for _, expected in DRIFTS.values())
     # the bucket policy's "before" is the live document: the hand edit, and the other team's
     bucket = next(c for c in shown if c["step"] == "spill-grant")

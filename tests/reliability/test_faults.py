@@ -48,13 +48,15 @@ CLEAN = {
         (OWN, "s3", "DeleteBucket")],
     ("existing", "apply"): [
         (OWN, "athena", "CreateDataCatalog"), (OWN, "lambda", "AddPermission"),
-        (OWN, "s3", "PutBucketPolicy"), (CON, "iam", "PutUserPolicy"),
-        (CON, "iam", "UpdateAssumeRolePolicy"), (CON, "iam", "PutRolePolicy"),
+        (OWN, "s3", "PutBucketPolicy"), (OWN, "kms", "PutKeyPolicy"),
+        (CON, "iam", "PutUserPolicy"), (CON, "iam", "UpdateAssumeRolePolicy"),
+        (CON, "iam", "PutRolePolicy"),
         (SHARE, "athena", "CreateDataCatalog")],
     ("existing", "destroy"): [
         (CON, "athena", "DeleteDataCatalog"), (CON, "iam", "DeleteRolePolicy"),
         (CON, "iam", "UpdateAssumeRolePolicy"), (CON, "iam", "DeleteUserPolicy"),
-        (OWN, "s3", "PutBucketPolicy"), (OWN, "lambda", "RemovePermission"),
+        (OWN, "kms", "PutKeyPolicy"), (OWN, "s3", "PutBucketPolicy"),
+        (OWN, "lambda", "RemovePermission"),
         (OWN, "athena", "DeleteDataCatalog")],
 }
 
@@ -137,7 +139,7 @@ def test_every_point_is_covered() -> None:
     covered = {(p.phase, p.account, p.service, p.operation) for p in POINTS}
     every = {(ph, *call) for (_sc, ph), cs in CLEAN.items() for call in cs}
     assert covered == every
-    assert len(POINTS) == 24
+    assert len(POINTS) == 26
 
 
 # ------------------------------------------------------------------------- transient

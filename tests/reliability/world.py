@@ -7,7 +7,8 @@ Two setups share the server (they never touch each other's resources):
 * ``existing`` - owner 111111111111 -> consumer 222222222222. The spill bucket exists and its
   policy has another team's statement; the connector Lambda has someone else's permission; the
   analyst has an inline policy of their own; the share role ``AthenaCrossAccountCreate-1111...``
-  already exists (made by hand: trusting one admin role, with another inline policy).
+  already exists (made by hand: trusting one admin role, with another inline policy); the spill
+  bucket is encrypted with a customer-managed KMS key, whose key policy the tool must extend.
 * ``fresh`` - owner 333333333333 -> the same consumer. Nothing exists: the tool creates the
   spill bucket, the principal (``newanalyst``) and the share role.
 
@@ -132,6 +133,7 @@ class World:
     _applied: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     verified: bool = False  # the last check found the baseline (and nothing ran since)
     marker: str = ""  # a bucket only this seeding made: gone if anyone reset moto since
+    kms_key_arn: str = ""  # the existing spill bucket's customer-managed key
 
     # ------------------------------------------------------------------ clients
     def session(self, profile: str) -> boto3.Session:
@@ -183,6 +185,11 @@ class World:
         s3 = self.client("owner", "s3")
         s3.put_bucket_policy(Bucket=SPILL, Policy=json.dumps(
             {"Version": "2012-10-17", "Statement": [THEIR_BUCKET_STATEMENT]}))
+        self.kms_key_arn = self.client("owner", "kms").create_key(
+            Description="spill data key (customer-managed)")["KeyMetadata"]["Arn"]
+        s3.put_bucket_encryption(Bucket=SPILL, ServerSideEncryptionConfiguration={"Rules": [{
+            "ApplyServerSideEncryptionByDefault": {
+                "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": self.kms_key_arn}}]})
         self.client("owner", "lambda").add_permission(
             FunctionName=CAT1, StatementId=THEIR_LAMBDA_SID, Action="lambda:InvokeFunction",
             Principal="arn:aws:iam::444444444444:root")
@@ -234,6 +241,9 @@ class World:
             except lam.exceptions.ResourceNotFoundException:
                 out[f"{prof}.lambda-policy"] = []
             out[f"{prof}.catalogs"] = self.catalogs(prof)
+        kms = self.client("owner", "kms")
+        out["owner.key-policy"] = json.loads(kms.get_key_policy(
+            KeyId=self.kms_key_arn, PolicyName="default")["Policy"])
         iam = self.client("consumer", "iam")
         users = {}
         for u in iam.list_users()["Users"]:
