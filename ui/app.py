@@ -238,6 +238,11 @@ def run(profile_path: str | None, sandbox: bool) -> int:
         start_background(ctx)
 
     QTimer.singleShot(0, first_page_ready)
+    autoquit = os.environ.get("XACCT_WIZARD_AUTOQUIT_MS", "").strip()
+    if autoquit.isdigit():
+        # Smoke tests (tools/smoke_frozen.sh): close as a user would - running work is
+        # cancelled and awaited, settings saved - after this many milliseconds.
+        QTimer.singleShot(int(autoquit), window.close)
     try:
         app.exec()
     finally:

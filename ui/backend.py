@@ -214,11 +214,12 @@ class Backend:
         self._wait_warm()
         from wizard.query import QueryResult, fill_execution, query_cost_usd
 
-        runner = engine.query_runner()
-        runner.cancel = cancel  # a cancelled query must not cancel the whole engine
-        # A Cancel cuts the current poll delay short (wait() then stops the query); after that,
-        # polls until CANCELLED keep their normal pace.
-        runner.sleep = lambda s: time.sleep(s) if cancel.is_set() else cancel.wait(s)
+        # A cancelled query must not cancel the whole engine. A Cancel cuts the current poll
+        # delay short (wait() then stops the query); after that, polls until CANCELLED keep
+        # their normal pace.
+        runner = engine.query_runner(
+            cancel=cancel,
+            sleep=lambda s: time.sleep(s) if cancel.is_set() else cancel.wait(s))
         query_id = runner.start(sql)
         on_started(query_id)
         ex = runner.wait(query_id, on_state)
@@ -239,8 +240,7 @@ class Backend:
     def result_pages(self, engine: Engine, query_id: str) -> Iterator[QueryPage]:
         """A fresh pass over a finished query's results (CSV export reads them again)."""
         self._wait_warm()
-        runner = engine.query_runner()
-        runner.cancel = threading.Event()
+        runner = engine.query_runner(cancel=threading.Event())
         for columns, types, rows in runner.pages(query_id):
             yield QueryPage(columns, types, rows)
 

@@ -106,7 +106,7 @@ class WizardState(QObject):
                 self._engine_key = key
             engine = self._engine
         if new_run:
-            engine.cancel_event.clear()
+            engine.reset_cancel()
         return engine
 
     def forget_engine(self) -> None:

@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from wizard import __version__
@@ -86,14 +87,57 @@ def _out(obj: Any) -> None:
 
 
 @contextlib.contextmanager
-def _aws_environment(args: argparse.Namespace) -> Iterator[None]:
-    """--endpoint-url and --sandbox become boto3's own standard environment for this command."""
+def _sandbox_child() -> Iterator[Path]:
+    """Serve a sandbox from a child process; yields its state dir. The GUI uses this so the
+    emulator never competes with the window for the interpreter lock."""
+    import shutil
+    import signal
+    import subprocess
+    import tempfile
+
+    from wizard.sandbox.state import wait_for_state
+
+    home = Path(tempfile.mkdtemp(prefix="xacct-sandbox-"))
+    frozen = getattr(sys, "frozen", False)
+    cmd = [sys.executable, "sandbox"] if frozen else [sys.executable, "-m", "wizard", "sandbox"]
+    proc = subprocess.Popen(cmd, env={**os.environ, "XACCT_WIZARD_HOME": str(home)},
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        if wait_for_state(home / "sandbox", timeout=60) is None:
+            proc.kill()
+            detail = (proc.communicate(timeout=5)[1] or b"").decode(errors="replace")[-500:]
+            raise WizardError(f"The sandbox did not start: {redact(detail)}",
+                              fix="Run `xacct-wizard sandbox` in a terminal to see why.")
+        yield home / "sandbox"
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _aws_environment(args: argparse.Namespace, *, child: bool = False) -> Iterator[None]:
+    """--endpoint-url and --sandbox become boto3's own standard environment for this command.
+
+    With ``child``, a sandbox that is not already running is served from a child process
+    rather than in this one.
+    """
     saved = dict(os.environ)
     try:
         if getattr(args, "sandbox", False):
-            from wizard.sandbox import sandbox_env
+            from wizard.sandbox import find_running, sandbox_env
 
-            with sandbox_env() as info:
+            state = None
+            stack = contextlib.ExitStack()
+            if child and find_running() is None:
+                state = stack.enter_context(_sandbox_child())
+            with stack, sandbox_env(state) as info:
                 print(f"sandbox: {info.endpoint_url}", file=sys.stderr)
                 if args.endpoint_url:
                     os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
@@ -310,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
             with _aws_environment(args):
                 return COMMANDS[command](args)
         if command == "gui":
-            with _aws_environment(args):
+            with _aws_environment(args, child=True):
                 return cmd_gui(args)
         return COMMANDS[command](args)
     except WizardError as exc:

@@ -98,6 +98,10 @@ class Engine:
     def cancel(self) -> None:
         self.cancel_event.set()
 
+    def reset_cancel(self) -> None:
+        """Before a new run on the same engine (Retry): an old Cancel must not stop it."""
+        self.cancel_event.clear()
+
     def _account(self, label: str, account_id: str, ref: CredentialRef) -> Account:
         session = self._session_factory(ref, self.profile.region)
         return Account(label, account_id, session, self.profile.region, self.recorder,
@@ -232,11 +236,16 @@ class Engine:
             fix="Add query_credentials: {profile: NAME} (or {keyring: NAME}) with the user's "
                 "access keys to this consumer in the profile.")
 
-    def query_runner(self, consumer: ConsumerConfig | None = None) -> QueryRunner:
+    def query_runner(self, consumer: ConsumerConfig | None = None, *,
+                     cancel: threading.Event | None = None,
+                     sleep: Callable[[float], None] | None = None) -> QueryRunner:
+        """A runner for queries as the principal; ``cancel`` lets one query be cancelled
+        without cancelling the engine's other work."""
         consumer = consumer or self.profile.consumers[0]
         return QueryRunner(self.query_account(consumer), catalog=consumer.catalog_name,
                            workgroup=consumer.workgroup, output=consumer.query_results,
-                           sleep=self.sleep, cancel=self.cancel_event)
+                           sleep=sleep or self.sleep,
+                           cancel=cancel if cancel is not None else self.cancel_event)
 
     def verify(self, sql: str | None = None, *, max_rows: int | None = 1000) -> VerifyResult:
         """Read-only checks of every step, then the test query as the first consumer."""

@@ -65,6 +65,9 @@ class FakeEngine:
     def cancel(self) -> None:
         self.cancel_event.set()
 
+    def reset_cancel(self) -> None:
+        self.cancel_event.clear()
+
     def plan(self) -> Plan:
         for i, (sid, title) in enumerate(STEPS):
             self.on_event(Event("plan", step=sid, message=f"checking {title}",
