@@ -95,4 +95,18 @@ def backoff(monkeypatch: pytest.MonkeyPatch) -> Backoff:
     return rec
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The figures (README, "Safety"): faults injected and inputs fuzzed in this run."""
+    from tests.reliability.faults import INJECTED
+    from tests.reliability.test_cli_fuzz import COUNTS
+
+    if not INJECTED and not COUNTS:
+        return
+    faults = ", ".join(f"{n} {kind}" for kind, n in sorted(INJECTED.items()))
+    fuzzed = sum(n for k, n in COUNTS.items())
+    terminalreporter.write_line(
+        f"reliability: {sum(INJECTED.values())} faults injected ({faults}); "
+        f"{fuzzed} CLI inputs fuzzed ({', '.join(f'{n} {k}' for k, n in COUNTS.items())})")
+
+
 __all__ = ["Backoff", "make_engine"]

@@ -61,6 +61,9 @@ ACTION_EXCEPTIONS = {
 }
 
 
+INJECTED: dict[str, int] = {}  # faults injected in this test session, by kind (the figures)
+
+
 def iam_action(service: str, operation: str) -> str:
     return ACTION_EXCEPTIONS.get((service, operation), f"{service}:{operation}")
 
@@ -185,6 +188,7 @@ class Fault:
         return self._inject(kind, request)
 
     def _inject(self, kind: Kind, request: Any) -> Any:
+        INJECTED[kind] = INJECTED.get(kind, 0) + 1
         if kind == "throttle":
             status, code = THROTTLE[self.service]
             message = ("Please reduce your request rate." if self.service == "s3"
