@@ -128,6 +128,15 @@ def _aws_environment(args: argparse.Namespace, *, child: bool = False) -> Iterat
     With ``child``, a sandbox that is not already running is served from a child process
     rather than in this one.
     """
+    url = getattr(args, "endpoint_url", None)
+    if url is not None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidInput(f"--endpoint-url {url[:80]!r} is not an http(s) URL.",
+                               fix="Give it like http://127.0.0.1:5000 (an emulator) or "
+                                   "https://athena.us-east-1.amazonaws.com.")
     saved = dict(os.environ)
     try:
         if getattr(args, "sandbox", False):

@@ -262,9 +262,6 @@ def test_a_profile_naming_a_missing_aws_profile_is_invalid_input(
     assert status == 2 and "owner-admin" in err and "aws configure" in err
 
 
-@pytest.mark.xfail(strict=True, reason="wizard/cli.py passes --endpoint-url to boto3 unchecked: "
-                   "'not a url' ends as exit 1 'Unexpected error: ValueError: Invalid "
-                   "endpoint' instead of exit 2 naming --endpoint-url")
 def test_an_invalid_endpoint_url_is_invalid_input(
         cli: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     config = cli.tmp / "aws-config"
