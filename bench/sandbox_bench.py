@@ -58,6 +58,7 @@ def measure_start(runs: int) -> dict[str, Any]:
         "start_only_median_s": statistics.median(s["start_s"] for s in samples),
         "import_median_s": statistics.median(s["import_s"] for s in samples),
         "budget_s": START_BUDGET_S,
+        "samples": totals,
     }
 
 
