@@ -38,8 +38,10 @@ from wizard.sandbox.query import (
     QueryError,
     QueryResult,
     Runner,
+    TableData,
     TableRef,
     infer_columns,
+    table_data,
 )
 
 if TYPE_CHECKING:
@@ -772,10 +774,9 @@ class AthenaEmulator:
                              "(LAMBDA) catalogs in the sandbox")
         caller = ex.caller
         connectors: dict[str, Connector] = {}
-        bindings: dict[int, tuple[str, Any]] = {}
-        loaded: dict[tuple[str, str], tuple[str, Any]] = {}
+        bindings: dict[int, tuple[str, TableData]] = {}
+        loaded: dict[tuple[str, str], tuple[str, TableData]] = {}
         scanned = 0
-        from wizard.sandbox.query import items_to_arrow
 
         for ref in parsed.refs:
             dc = self._find_catalog(ex.account_id, ex.region, ref.catalog)
@@ -802,7 +803,7 @@ class AthenaEmulator:
                 table = self.resolve_table(conn, ref.name)
                 lt = self.load_table(table)
                 scanned += lt.scanned_bytes
-                loaded[key] = (f"t{len(loaded)}", items_to_arrow(lt.items, lt.columns))
+                loaded[key] = (f"t{len(loaded)}", table_data(lt.items, lt.columns))
             bindings[id(ref.node)] = loaded[key]
         ex.scanned_bytes = scanned
         result = ex.runner.run(parsed, bindings)

@@ -53,9 +53,10 @@ class Sandbox:
     an in-process sandbox never overwrites the files of a running ``xacct-wizard sandbox``.
 
     ``spill_threshold_bytes`` (settable while running): a federated query whose result is
-    larger (Arrow size) goes through the spill bucket in A and needs the caller's spill grant,
-    as the real connector spills results over ~6 MB. ``query_latency`` (seconds, default 0)
-    holds every federated query in QUEUED that long - for tests and demos of cancelling.
+    larger (the size of its result CSV) goes through the spill bucket in A and needs the
+    caller's spill grant, as the real connector spills results over ~6 MB. ``query_latency``
+    (seconds, default 0) holds every federated query in QUEUED that long - for tests and demos
+    of cancelling.
 
     Only one Sandbox can run per process (moto's state is global): ``start()`` raises
     RuntimeError while another is running.
@@ -309,7 +310,6 @@ def _warm_imports() -> None:
     time.sleep(0.05)
     try:
         import duckdb  # noqa: F401
-        import pyarrow  # noqa: F401
         import sqlglot
         import sqlglot.dialects.duckdb
         import sqlglot.dialects.trino  # noqa: F401
