@@ -111,6 +111,9 @@ class ConnectorConfig:
     kms_key_id: str | None = None
     disable_spill_encryption: bool = False
     create_spill_bucket: bool = False
+    # An Athena catalog of this name that points elsewhere is refused unless this says so;
+    # then it is repointed, and destroy points it back.
+    take_over_catalog: bool = False
 
     @property
     def effective_stack_name(self) -> str:
@@ -129,6 +132,7 @@ class ConsumerConfig:
     query_results: str
     catalog_name: str = ""
     create_principal: bool = False
+    take_over_catalog: bool = False  # as ConnectorConfig.take_over_catalog, for the catalog in B
     query_credentials: CredentialRef | None = None
     share_method: str = "assume-role"  # or "direct"
     workgroup: str = "primary"
@@ -281,6 +285,7 @@ _CONNECTOR_KEYS = (
     "kms_key_id",
     "disable_spill_encryption",
     "create_spill_bucket",
+    "take_over_catalog",
 )
 _CONSUMER_KEYS = (
     "account_id",
@@ -292,6 +297,7 @@ _CONSUMER_KEYS = (
     "share_method",
     "query_results",
     "workgroup",
+    "take_over_catalog",
 )
 _CREDENTIAL_KEYS = ("profile", "keyring")
 _REQUIRED: Any = object()  # sentinel: the key must be present
@@ -498,6 +504,7 @@ def _profile_from_dict(data: object) -> SetupProfile:
                                                defaults.disable_spill_encryption),
             create_spill_bucket=r.boolean(cm, "create_spill_bucket", p,
                                           defaults.create_spill_bucket),
+            take_over_catalog=r.boolean(cm, "take_over_catalog", p, False),
         )
     else:
         r.add("connector", expected("a mapping", top["connector"]))
@@ -527,6 +534,7 @@ def _profile_from_dict(data: object) -> SetupProfile:
                 query_credentials=r.credentials(km, "query_credentials", p, False),
                 share_method=r.text(km, "share_method", p, "assume-role"),
                 workgroup=r.text(km, "workgroup", p, "primary"),
+                take_over_catalog=r.boolean(km, "take_over_catalog", p, False),
             ))
 
     test_query = ""
@@ -689,6 +697,7 @@ def _validate_connector(
         add(f"{p}.kms_key_id", check_kms_key_id(c.kms_key_id))
     add(f"{p}.disable_spill_encryption", check_bool(c.disable_spill_encryption))
     add(f"{p}.create_spill_bucket", check_bool(c.create_spill_bucket))
+    add(f"{p}.take_over_catalog", check_bool(c.take_over_catalog))
     if c.kms_key_id and c.disable_spill_encryption is True:
         add(f"{p}.kms_key_id", "is set while disable_spill_encryption is true; the key would "
                                "not be used: remove one of them")
@@ -717,6 +726,7 @@ def _validate_consumer(
     add(f"{p}.query_results", check_s3_uri(cons.query_results))
     add(f"{p}.catalog_name", check_consumer_catalog_name(cons.catalog_name))
     add(f"{p}.create_principal", check_bool(cons.create_principal))
+    add(f"{p}.take_over_catalog", check_bool(cons.take_over_catalog))
     _check_credentials(add, f"{p}.query_credentials", cons.query_credentials, required=False)
     add(f"{p}.share_method", check_share_method(cons.share_method))
     add(f"{p}.workgroup", check_workgroup(cons.workgroup))
@@ -853,6 +863,8 @@ def profile_to_dict(profile: SetupProfile) -> dict[str, Any]:
             query_results=cons.query_results,
             workgroup=cons.workgroup,
         )
+        if cons.take_over_catalog:
+            entry["take_over_catalog"] = True
         consumers.append(entry)
     out: dict[str, Any] = {
         "version": profile.version,

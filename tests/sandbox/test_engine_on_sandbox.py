@@ -107,3 +107,45 @@ def test_large_results_need_the_spill_grant_small_ones_do_not(
     assert "spill" in q.cause.lower() and "apply" in q.fix
     engine_factory().apply()
     assert engine_factory().verify().query.state == "SUCCEEDED"  # type: ignore[union-attr]
+
+
+def _legacy_function(accounts) -> str:  # type: ignore[no-untyped-def]
+    import io
+    import zipfile
+
+    iam = accounts.owner.client("iam")
+    role = iam.create_role(RoleName="legacy-exec", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
+            "Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("h.py", "def handler(e, c):\n    return {}\n")
+    return accounts.owner.client("lambda").create_function(
+        FunctionName="legacy", Runtime="python3.12", Role=role, Handler="h.handler",
+        Code={"ZipFile": buf.getvalue()})["FunctionArn"]
+
+
+def test_a_catalog_pointing_elsewhere_needs_take_over_and_destroy_points_it_back(
+        engine_factory, accounts, sandbox: Sandbox) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    legacy = _legacy_function(accounts)
+    athena = accounts.owner.client("athena")
+    athena.create_data_catalog(Name=CAT, Type="LAMBDA", Parameters={"function": legacy},
+                               Description="the data team's")
+    engine = engine_factory()
+    assert any("take_over_catalog" in f.fix for f in engine.plan().blocking)
+    with pytest.raises(Exception, match="Preflight"):
+        engine.apply()
+    assert engine.recorder.mutating() == []
+
+    profile = load_profile(sandbox.example_profile)
+    profile.connector = replace(profile.connector, take_over_catalog=True)
+    Engine(profile, poll_delay=0.05).apply()
+    now = athena.get_data_catalog(Name=CAT)["DataCatalog"]
+    assert now["Parameters"]["function"].endswith(f":function:{CAT}")
+    assert Engine(profile, poll_delay=0.05).verify().ok
+    Engine(profile, poll_delay=0.05).destroy()
+    back = athena.get_data_catalog(Name=CAT)["DataCatalog"]
+    assert back["Parameters"] == {"function": legacy}
+    assert back["Description"] == "the data team's"

@@ -44,6 +44,35 @@ def delete_catalog(account: Account, name: str) -> None:
         del exc
 
 
+def catalog_definition(catalog: dict[str, Any]) -> dict[str, Any]:
+    """What UpdateDataCatalog needs to put a catalog back the way it was."""
+    return {"Type": catalog.get("Type"), "Parameters": dict(catalog.get("Parameters") or {}),
+            "Description": catalog.get("Description") or ""}
+
+
+def take_over(account: Account, name: str, function_arn: str) -> None:
+    aws_call(account, "athena", "update_data_catalog", Name=name, Type="LAMBDA",
+             Description="Taken over by xacct-wizard", Parameters={"function": function_arn})
+
+
+def restore_or_delete(account: Account, entry: Any, name: str) -> str:
+    """Undo one catalog entry: delete what we created, point back what we took over."""
+    prior = entry.prior
+    if entry.kind == "changed" and isinstance(prior, dict) and prior.get("Type"):
+        kwargs: dict[str, Any] = {"Name": name, "Type": prior["Type"],
+                                  "Parameters": prior.get("Parameters") or {}}
+        if prior.get("Description"):
+            kwargs["Description"] = prior["Description"]
+        aws_call(account, "athena", "update_data_catalog", **kwargs)
+        return "update"
+    delete_catalog(account, name)
+    return "delete"
+
+
+CONFLICT_FIX = ("Choose another catalog name, or set take_over_catalog: true to repoint it to "
+                "this connector (destroy points it back).")
+
+
 class OwnerCatalogStep(Step):
     id = "catalog-owner"
     title = "Data catalog in the owner account"
@@ -63,18 +92,17 @@ class OwnerCatalogStep(Step):
                                 after=have, kind="catalog")]
         return [self.change("owner", resource, "update",
                             "the catalog exists but points elsewhere", before=have, after=want,
-                            kind="catalog", conflict=True)]
+                            kind="catalog", conflict=True, prior=catalog_definition(current))]
 
     def preflight(self) -> list[Finding]:
         out = []
         for ch in self.plan():
-            if ch.data.get("conflict") and not self.ctx.journal.find(self.id, "owner",
-                                                                       ch.resource):
+            if (ch.data.get("conflict") and not self.ctx.profile.connector.take_over_catalog
+                    and not self.ctx.journal.find(self.id, "owner", ch.resource)):
                 out.append(self.finding(
                     "error", f"Athena catalog {self.ctx.catalog} already exists in the owner "
                     f"account and points to {ch.before}, not to this connector.",
-                    "Choose another catalog_name, or delete that catalog if it is unused.",
-                    "owner"))
+                    CONFLICT_FIX, "owner"))
         return out
 
     def apply(self, changes: list[Change]) -> None:
@@ -85,10 +113,15 @@ class OwnerCatalogStep(Step):
             if ch.action == "update":
                 entry = ctx.journal.find(self.id, "owner", ch.resource)
                 if entry is None:
-                    raise AwsOperationError(f"Refusing to change {ch.resource}: it was not "
-                                            "created by this setup.", account="owner")
-                aws_call(ctx.owner, "athena", "update_data_catalog", Name=ctx.catalog,
-                         Type="LAMBDA", Parameters={"function": ctx.function_arn})
+                    if not ctx.profile.connector.take_over_catalog:
+                        raise AwsOperationError(f"Refusing to change {ch.resource}: it was not "
+                                                "created by this setup.", fix=CONFLICT_FIX,
+                                                account="owner")
+                    entry = ctx.journal.begin(self.id, "owner", ch.resource, "changed",
+                                              prior=ch.data.get("prior"),
+                                              data={"name": ctx.catalog})
+                take_over(ctx.owner, ctx.catalog, ctx.function_arn)
+                ctx.journal.done(entry)
                 continue
             entry = ctx.journal.begin(self.id, "owner", ch.resource, "created",
                                       data={"name": ctx.catalog})
@@ -100,15 +133,18 @@ class OwnerCatalogStep(Step):
             ctx.journal.done(entry)
 
     def plan_destroy(self) -> list[Change]:
-        return [self.change("owner", e.resource, "delete", "deregister the catalog",
-                            kind="catalog") for e in self.ctx.journal.for_step(self.id)]
+        return [self.change("owner", e.resource, "update" if e.kind == "changed" else "delete",
+                            "point the catalog back" if e.kind == "changed"
+                            else "deregister the catalog", kind="catalog")
+                for e in self.ctx.journal.for_step(self.id)]
 
     def destroy(self) -> list[Change]:
         done = []
         for entry in self.ctx.journal.for_step(self.id):
-            delete_catalog(self.ctx.owner, entry.data.get("name", self.ctx.catalog))
+            action = restore_or_delete(self.ctx.owner, entry,
+                                       entry.data.get("name", self.ctx.catalog))
             self.ctx.journal.forget(entry)
-            done.append(self.change("owner", entry.resource, "delete", kind="catalog"))
+            done.append(self.change("owner", entry.resource, action, kind="catalog"))
         return done
 
 
@@ -137,21 +173,21 @@ class SharedCatalogStep(Step):
                                 after=have, kind="catalog", consumer=c.account_id)]
         return [self.change(c.key, self._resource(c), "update",
                             "the catalog exists but points elsewhere", before=have, after=want,
-                            kind="catalog", consumer=c.account_id, conflict=True)]
+                            kind="catalog", consumer=c.account_id, conflict=True,
+                            prior=catalog_definition(current))]
 
     def plan(self) -> list[Change]:
         return flatten(self.ctx.map_consumers(self._plan_one))
 
     def preflight(self) -> list[Finding]:
         out = []
+        takes_over = {c.key for c in self.ctx.profile.consumers if c.take_over_catalog}
         for ch in self.plan():
-            if ch.data.get("conflict") and not self.ctx.journal.find(self.id, ch.account,
-                                                                       ch.resource):
+            if (ch.data.get("conflict") and ch.account not in takes_over
+                    and not self.ctx.journal.find(self.id, ch.account, ch.resource)):
                 out.append(self.finding(
                     "error", f"Athena catalog {ch.resource.rsplit(' ', 1)[-1]} already exists "
-                    f"in {ch.account} and points to {ch.before}.",
-                    "Choose another catalog name for this consumer, or delete the old catalog.",
-                    ch.account))
+                    f"in {ch.account} and points to {ch.before}.", CONFLICT_FIX, ch.account))
         return out
 
     def _share_account(self, c: ConsumerConfig) -> Account:
@@ -186,9 +222,19 @@ class SharedCatalogStep(Step):
         if ch.action == "none":
             return
         if ch.action == "update":
-            if ctx.journal.find(self.id, c.key, ch.resource) is None:
-                raise AwsOperationError(f"Refusing to change {ch.resource} in {c.account_id}: "
-                                        "it was not created by this setup.", account=c.key)
+            entry = ctx.journal.find(self.id, c.key, ch.resource)
+            if entry is None or entry.kind == "changed":
+                if entry is None and not c.take_over_catalog:
+                    raise AwsOperationError(f"Refusing to change {ch.resource} in "
+                                            f"{c.account_id}: it was not created by this setup.",
+                                            fix=CONFLICT_FIX, account=c.key)
+                if entry is None:
+                    entry = ctx.journal.begin(self.id, c.key, ch.resource, "changed",
+                                              prior=ch.data.get("prior"),
+                                              data={"name": c.catalog_name})
+                take_over(ctx.consumer_account(c), c.catalog_name, ctx.function_arn)
+                ctx.journal.done(entry)
+                return
             delete_catalog(ctx.consumer_account(c), c.catalog_name)
         entry = ctx.journal.begin(self.id, c.key, ch.resource, "created",
                                   data={"name": c.catalog_name})
@@ -227,14 +273,16 @@ class SharedCatalogStep(Step):
         return out
 
     def plan_destroy(self) -> list[Change]:
-        return [self.change(e.account, e.resource, "delete", "remove the shared catalog",
-                            kind="catalog") for e in self.ctx.journal.for_step(self.id)]
+        return [self.change(e.account, e.resource, "update" if e.kind == "changed" else "delete",
+                            "point the catalog back" if e.kind == "changed"
+                            else "remove the shared catalog", kind="catalog")
+                for e in self.ctx.journal.for_step(self.id)]
 
     def destroy(self) -> list[Change]:
         done = []
         for entry in self.ctx.journal.for_step(self.id):
             acct = self.ctx.consumers[entry.account.split(":", 1)[1]]
-            delete_catalog(acct, entry.data.get("name", self.ctx.catalog))
+            action = restore_or_delete(acct, entry, entry.data.get("name", self.ctx.catalog))
             self.ctx.journal.forget(entry)
-            done.append(self.change(entry.account, entry.resource, "delete", kind="catalog"))
+            done.append(self.change(entry.account, entry.resource, action, kind="catalog"))
         return done
