@@ -125,7 +125,7 @@ class ConnectorStep(Step):
             self.ctx.cache["sar-app"] = cached
         return cached
 
-    def _stack(self) -> dict[str, Any] | None:
+    def _describe(self) -> dict[str, Any] | None:
         try:
             ans = aws_call(self.ctx.owner, "cloudformation", "describe_stacks",
                            StackName=self.conn.deployed_stack_name)
@@ -135,6 +135,28 @@ class ConnectorStep(Step):
             raise
         stacks = ans.get("Stacks", [])
         return stacks[0] if stacks else None
+
+    def _stack(self) -> dict[str, Any] | None:
+        stack = self._describe()
+        status = stack.get("StackStatus", "") if stack else ""
+        if status.endswith("_IN_PROGRESS") and status != NEVER_EXECUTED:
+            # An earlier run (killed, or another admin) left CloudFormation working: let it
+            # finish before deciding anything, as a person watching the console would.
+            if status.startswith("DELETE"):
+                waiter = "stack_delete_complete"
+            elif status.startswith("CREATE"):
+                waiter = "stack_create_complete"
+            else:
+                waiter = "stack_update_complete"
+            self.ctx.log(self.id, f"stack {self.conn.deployed_stack_name} is {status}; "
+                         "waiting for it to settle", "owner")
+            try:
+                wait_for_stack(self.ctx, self.ctx.owner, self.conn.deployed_stack_name, waiter,
+                               self.id)
+            except WizardError:
+                pass  # it settled in a failed state: the plan replaces it
+            stack = self._describe()
+        return stack
 
     def _function_exists(self, name_or_arn: str) -> bool:
         try:
