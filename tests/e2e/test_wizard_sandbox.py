@@ -190,3 +190,37 @@ def test_failed_grant_shows_cause_and_fix_and_retry_completes(
     assert plan["changes"] and {c["action"] for c in plan["changes"]} == {"none"}
     # leave the sandbox as we found it
     ctx.state.engine().destroy()
+
+
+@pytest.mark.slow
+def test_review_page_shows_exactly_the_drift_a_hand_edit_made(qtbot: Any, open_wizard: Any,
+                                                              sandbox: Any) -> None:
+    """Issue 5 (drift): after someone removes the Lambda grant by hand, Review shows that one
+    change and nothing else; the CLI plan says the same."""
+    import boto3
+
+    from wizard.engine import Engine
+    from wizard.profile import load_profile
+
+    window, _ = open_wizard()
+    profile = load_profile(sandbox.example_profile)
+    Engine(profile, poll_delay=0.05).apply()
+    lam = boto3.Session(profile_name="sandbox-owner").client("lambda")
+    policy = json.loads(lam.get_policy(FunctionName="acct1dynamodb")["Policy"])
+    sid = next(st["Sid"] for st in policy["Statement"] if st["Sid"].startswith("XacctWizard"))
+    lam.remove_permission(FunctionName="acct1dynamodb", StatementId=sid)
+    try:
+        for _ in range(4):
+            press_next(qtbot, window)
+        assert window.currentId() == REVIEW
+        review = window.currentPage()
+        qtbot.waitUntil(lambda: review.tree.topLevelItemCount() >= 2, timeout=60000)
+        shown = [(review.tree.topLevelItem(i).child(j).data(0, Qt.ItemDataRole.UserRole))
+                 for i in range(review.tree.topLevelItemCount())
+                 for j in range(review.tree.topLevelItem(i).childCount())]
+        pending = [(c.step, c.action) for c in shown if c.action != "none"]
+        assert pending == [("lambda-grant", "create")]
+        assert "1 change(s) to make" in review.status.text()
+        assert [(c.step, c.action) for c in Engine(profile).plan().pending] == pending
+    finally:
+        Engine(profile, poll_delay=0.05).destroy()
