@@ -29,7 +29,7 @@ def make_window(qtbot: Any) -> Iterator[Callable[..., tuple[MainWizard, AppConte
         qtbot.addWidget(window)
         window.show()
         start_background(ctx)  # as run() does after the first paint
-        qtbot.waitUntil(lambda: ctx.sources.loaded and ctx.state.warm, timeout=3000)
+        qtbot.waitUntil(lambda: ctx.sources.loaded and ctx.state.warm, timeout=15000)
         made.append((window, ctx))
         return window, ctx
 

@@ -31,4 +31,4 @@ def start_with_example(qtbot: Any, window: QWizard) -> None:
     assert window.currentId() == START
     start = window.currentPage()
     start.sandbox.setChecked(True)
-    qtbot.waitUntil(lambda: start.isComplete(), timeout=3000)
+    qtbot.waitUntil(lambda: start.isComplete(), timeout=15000)

@@ -24,7 +24,7 @@ def open_example(qtbot: Any, make_window: Any, backend: FakeBackend | None = Non
     backend = backend or FakeBackend()
     window, ctx = make_window(backend, sandbox=True)
     start = window.currentPage()
-    qtbot.waitUntil(lambda: start.isComplete(), timeout=3000)
+    qtbot.waitUntil(lambda: start.isComplete(), timeout=15000)
     advance_to(qtbot, window, page)
     return window, ctx, backend
 
@@ -53,13 +53,13 @@ def test_start_page_opens_recent_profiles_and_rejects_broken_ones(
     page = window.currentPage()
     assert page.open.isChecked()
     assert page.recent.count() == 2
-    qtbot.waitUntil(lambda: next_enabled(window), timeout=3000)
+    qtbot.waitUntil(lambda: next_enabled(window), timeout=15000)
     page.recent.setCurrentRow(1)
-    qtbot.waitUntil(lambda: "cannot be used" in page.open_msg.plain, timeout=3000)
+    qtbot.waitUntil(lambda: "cannot be used" in page.open_msg.plain, timeout=15000)
     assert page.open_msg.isVisibleTo(page) and "region" in page.open_msg.plain
     assert not next_enabled(window)
     page.recent.setCurrentRow(0)
-    qtbot.waitUntil(lambda: next_enabled(window), timeout=3000)
+    qtbot.waitUntil(lambda: next_enabled(window), timeout=15000)
     window.next()
     assert ctx.state.profile_path == good
     assert ctx.state.profile.owner.account_id == OWNER
@@ -70,7 +70,7 @@ def test_start_page_sandbox_failure_is_shown_and_blocks_next(
     window, _ = make_window(FakeBackend())  # FakeBackend.start_sandbox raises
     page = window.currentPage()
     page.sandbox.setChecked(True)
-    qtbot.waitUntil(lambda: page.sandbox_msg.plain != "", timeout=3000)
+    qtbot.waitUntil(lambda: page.sandbox_msg.plain != "", timeout=15000)
     assert "could not start" in page.sandbox_msg.plain
     assert not next_enabled(window)
 
@@ -100,12 +100,12 @@ def test_accounts_page_validates_inline_and_checks_identities(
     assert "SSO" in page.consumer.profile.itemText(page.consumer.profile.findData(
         "consumer-admin"))
     qtbot.mouseClick(page.owner.check_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: page.owner.check_state == "ok", timeout=3000)
+    qtbot.waitUntil(lambda: page.owner.check_state == "ok", timeout=15000)
     assert OWNER in page.owner.badge.toolTip() and "arn:aws:iam::" in page.owner.badge.toolTip()
     # credentials of the wrong account: the badge says so and Next is held
     page.consumer.profile.setCurrentIndex(page.consumer.profile.findData("owner-admin"))
     page.consumer.check()
-    qtbot.waitUntil(lambda: page.consumer.check_state == "error", timeout=3000)
+    qtbot.waitUntil(lambda: page.consumer.check_state == "error", timeout=15000)
     assert "belong to account 111111111111" in page.consumer.badge.toolTip()
     assert not next_enabled(window)
     assert ctx.state.profile.consumers[0].credentials.profile == "owner-admin"
@@ -128,7 +128,7 @@ def test_accounts_page_loaded_profile_is_checked_at_once(qtbot: Any, make_window
     window, _, backend = open_example(qtbot, make_window)
     page = window.currentPage()
     qtbot.waitUntil(lambda: page.owner.check_state == "ok"
-                    and page.consumer.check_state == "ok", timeout=3000)
+                    and page.consumer.check_state == "ok", timeout=15000)
     assert {"owner-admin", "consumer-admin"} <= set(backend.checks)
     assert next_enabled(window)
 
@@ -184,7 +184,7 @@ def test_store_new_keys_masks_the_secret_and_never_shows_it_again(
     monkeypatch.setattr(StoreKeysDialog, "exec", fake_exec)
     monkeypatch.setattr(StoreKeysDialog, "take", take)
     side.store_new.click()
-    qtbot.waitUntil(lambda: side.keyring.currentData() == "owner-keys", timeout=3000)
+    qtbot.waitUntil(lambda: side.keyring.currentData() == "owner-keys", timeout=15000)
     assert seen["echo"] == QLineEdit.EchoMode.Password
     assert seen["after_take"] == ""  # wiped as soon as it is handed over
     assert backend.stored == [("owner-keys", "AKIAIOSFODNN7EXAMPLE")]
@@ -206,11 +206,11 @@ def test_connector_page_versions_newest_first_and_inline_validation(
         qtbot: Any, make_window: Any) -> None:
     window, ctx, _ = open_example(qtbot, make_window, page=CONNECTOR)
     page = window.currentPage()
-    qtbot.waitUntil(lambda: page.version.count() > 1, timeout=3000)
+    qtbot.waitUntil(lambda: page.version.count() > 1, timeout=15000)
     assert page.version.currentData() == "latest"
     assert "2026.33.1" in page.version.currentText()
     assert page.version.itemData(1) == "2026.33.1"
-    qtbot.waitUntil(lambda: page.bucket.count() == 2, timeout=3000)
+    qtbot.waitUntil(lambda: page.bucket.count() == 2, timeout=15000)
     assert next_enabled(window)
     page.catalog.setText("Bad Name!")
     assert page.catalog_msg.plain
@@ -240,7 +240,7 @@ def test_connector_page_versions_newest_first_and_inline_validation(
 def test_access_page_principal_picker_and_consumers(qtbot: Any, make_window: Any) -> None:
     window, ctx, _ = open_example(qtbot, make_window, page=ACCESS)
     page = window.currentPage()
-    qtbot.waitUntil(lambda: page.principal.count() == 2, timeout=3000)
+    qtbot.waitUntil(lambda: page.principal.count() == 2, timeout=15000)
     assert "user" in page.principal_status.text()
     assert next_enabled(window)
     page.principal.setEditText("arn:aws:iam::999999999999:user/analyst")
@@ -277,7 +277,7 @@ def test_review_page_groups_changes_and_shows_kept_statements(
         qtbot: Any, make_window: Any) -> None:
     window, _, _ = open_example(qtbot, make_window, page=REVIEW)
     page = window.currentPage()
-    qtbot.waitUntil(lambda: page.tree.topLevelItemCount() == 2, timeout=3000)
+    qtbot.waitUntil(lambda: page.tree.topLevelItemCount() == 2, timeout=15000)
     owner = page.tree.topLevelItem(0)
     assert owner.text(0).startswith("Owner account A (111111111111)")
     assert page.tree.topLevelItem(1).text(0).startswith("Consumer account B (222222222222)")
@@ -300,7 +300,7 @@ def test_review_page_blocking_finding_holds_next(qtbot: Any, make_window: Any) -
     window, _, _ = open_example(qtbot, make_window, backend, page=ACCESS)
     advance_to(qtbot, window, REVIEW)
     page = window.currentPage()
-    qtbot.waitUntil(lambda: page.findings.count() == 1, timeout=3000)
+    qtbot.waitUntil(lambda: page.findings.count() == 1, timeout=15000)
     assert "ERROR: The principal does not exist." in page.findings.item(0).text()
     assert "must be fixed" in page.status.text()
     assert not next_enabled(window)
@@ -346,7 +346,7 @@ def test_query_page_runs_the_test_query_and_shows_stats(qtbot: Any, make_window:
     advance_to(qtbot, window, QUERY)
     page = window.currentPage()
     assert page.sql.toPlainText() == ctx.state.profile.effective_test_query
-    qtbot.waitUntil(lambda: page.model.complete and page.model.loaded == 10, timeout=3000)
+    qtbot.waitUntil(lambda: page.model.complete and page.model.loaded == 10, timeout=15000)
     assert page.state_label.text() == "SUCCEEDED"
     assert page.query_id.text() == "qid-0123456789abcdef"
     assert page.scanned.text() == "2.00 KB"
@@ -356,7 +356,7 @@ def test_query_page_runs_the_test_query_and_shows_stats(qtbot: Any, make_window:
     assert page.rows_label.text() == "10 row(s)"
     out = tmp_path / "rows.csv"
     page.export_to(out)
-    qtbot.waitUntil(lambda: page.export_path == out, timeout=3000)
+    qtbot.waitUntil(lambda: page.export_path == out, timeout=15000)
     lines = out.read_text().splitlines()
     assert lines[0] == "artist,songtitle,albumtitle" and len(lines) == 11
 
@@ -366,7 +366,7 @@ def test_query_page_failure_shows_cause_and_fix(qtbot: Any, make_window: Any) ->
     backend.query_state = "FAILED"
     advance_to(qtbot, window, QUERY)
     page = window.currentPage()
-    qtbot.waitUntil(lambda: page.state_label.text() == "FAILED", timeout=3000)
+    qtbot.waitUntil(lambda: page.state_label.text() == "FAILED", timeout=15000)
     assert "Catalog 'nope' does not exist" in page.error.plain
     assert "Cause: The data catalog is not registered" in page.error.plain
     page.sql.setPlainText("   ")
@@ -379,10 +379,10 @@ def test_query_page_cancel(qtbot: Any, make_window: Any) -> None:
     backend.query_delay = 5.0
     advance_to(qtbot, window, QUERY)
     page = window.currentPage()
-    qtbot.waitUntil(lambda: page.query_id.text().startswith("qid"), timeout=3000)
+    qtbot.waitUntil(lambda: page.query_id.text().startswith("qid"), timeout=15000)
     assert page.cancel_button.isEnabled()
     page.cancel_button.click()
-    qtbot.waitUntil(lambda: page.state_label.text() == "CANCELLED", timeout=3000)
+    qtbot.waitUntil(lambda: page.state_label.text() == "CANCELLED", timeout=15000)
     assert page.run_button.isEnabled()
 
 
@@ -393,7 +393,7 @@ def test_finish_page_saves_the_profile_and_cleans_up(qtbot: Any, make_window: An
     window, ctx, backend = open_example(qtbot, make_window, page=REVIEW)
     advance_to(qtbot, window, FINISH)
     page = window.currentPage()
-    qtbot.waitUntil(lambda: page.summary.topLevelItemCount() == 2, timeout=3000)
+    qtbot.waitUntil(lambda: page.summary.topLevelItemCount() == 2, timeout=15000)
     assert "3 of 3 resource(s)" in page.status.text()
     owner = page.summary.topLevelItem(0)
     assert owner.child(0).text(1) == "exists"
@@ -407,7 +407,7 @@ def test_finish_page_saves_the_profile_and_cleans_up(qtbot: Any, make_window: An
     page.cleanup_button.click()
     qtbot.waitUntil(lambda: backend.destroyed == 1 and not page.busy, timeout=5000)
     qtbot.waitUntil(lambda: page.summary.topLevelItemCount() == 2 and page.summary
-                    .topLevelItem(0).child(0).text(1) == "not there", timeout=3000)
+                    .topLevelItem(0).child(0).text(1) == "not there", timeout=15000)
     assert "clean up: done" in page.log.text()
 
 
@@ -431,10 +431,10 @@ def test_window_geometry_and_last_profile_are_remembered(qtbot: Any, make_window
     size = window.size()
     start = window.currentPage()
     assert start.open.isChecked()
-    qtbot.waitUntil(lambda: start.isComplete(), timeout=3000)
+    qtbot.waitUntil(lambda: start.isComplete(), timeout=15000)
     window.next()
     window.close()
-    qtbot.waitUntil(lambda: not window.isVisible(), timeout=3000)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=15000)
     again = GuiSettings.load()
     assert again.last_profile == str(path.resolve())
     assert again.geometry
@@ -446,9 +446,9 @@ def test_window_geometry_and_last_profile_are_remembered(qtbot: Any, make_window
 def test_keyboard_only_navigation(qtbot: Any, make_window: Any) -> None:
     window, _, _ = open_example(qtbot, make_window, page=START)
     page = window.currentPage()
-    qtbot.waitUntil(lambda: page.isComplete(), timeout=3000)
+    qtbot.waitUntil(lambda: page.isComplete(), timeout=15000)
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.AltModifier)
-    qtbot.waitUntil(lambda: window.currentId() == ACCOUNTS, timeout=3000)
+    qtbot.waitUntil(lambda: window.currentId() == ACCOUNTS, timeout=15000)
     accounts = window.currentPage()
     accounts.region.setFocus()
     qtbot.keyClick(accounts.region, Qt.Key.Key_Tab)
@@ -460,7 +460,7 @@ def test_query_page_100k_rows_are_paged_lazily(qtbot: Any, make_window: Any) -> 
     window, _, _ = open_example(qtbot, make_window, backend, page=REVIEW)
     advance_to(qtbot, window, QUERY)
     page = window.currentPage()
-    qtbot.waitUntil(lambda: page.model.loaded > 0, timeout=3000)
+    qtbot.waitUntil(lambda: page.model.loaded > 0, timeout=15000)
     qtbot.wait(200)
     # one page shown in part, at most one more read ahead - not 100 000 rows
     assert page.model.loaded <= 1000
@@ -470,7 +470,7 @@ def test_query_page_100k_rows_are_paged_lazily(qtbot: Any, make_window: Any) -> 
     for _ in range(6):  # the user scrolls to the end a few times
         before = page.model.loaded
         page.view.scrollToBottom()
-        qtbot.waitUntil(lambda b=before: page.model.loaded > b, timeout=3000)
+        qtbot.waitUntil(lambda b=before: page.model.loaded > b, timeout=15000)
     assert page.model.loaded < 10_000
     assert backend.pages_served <= page.model.received // 1000 + 1
     page.model.fetchMore()

@@ -21,7 +21,7 @@ def test_callbacks_run_on_the_gui_thread(qtbot: Any) -> None:
         j.progress("half")
         return x * 2
 
-    with qtbot.waitSignal(pool.idle, timeout=3000):
+    with qtbot.waitSignal(pool.idle, timeout=15000):
         pool.start(job, 21,
                    on_progress=lambda v: seen.append((v, threading.current_thread() is main)),
                    on_returned=lambda v: seen.append((v, threading.current_thread() is main)),
@@ -37,7 +37,7 @@ def test_errors_are_delivered_not_lost(qtbot: Any) -> None:
     def boom(j: Any) -> None:
         raise ValueError("nope")
 
-    with qtbot.waitSignal(pool.idle, timeout=3000):
+    with qtbot.waitSignal(pool.idle, timeout=15000):
         pool.start(boom, on_errored=errors.append)
     assert isinstance(errors[0], ValueError)
 
@@ -56,7 +56,7 @@ def test_cancel_reaches_the_job_and_its_hooks(qtbot: Any) -> None:
     worker = pool.start(slow, on_returned=results.append)
     qtbot.wait(50)
     worker.cancel()
-    qtbot.waitUntil(lambda: results == ["stopped"], timeout=3000)
+    qtbot.waitUntil(lambda: results == ["stopped"], timeout=15000)
     assert hooked.is_set()
 
 
@@ -84,7 +84,7 @@ def test_closing_the_window_waits_for_running_work(qtbot: Any, make_window: Any)
     backend = FakeBackend(step_delay=0.2)
     window, ctx = make_window(backend, sandbox=True)
     start = window.currentPage()
-    qtbot.waitUntil(lambda: start.isComplete(), timeout=3000)
+    qtbot.waitUntil(lambda: start.isComplete(), timeout=15000)
     blocker = threading.Event()
     ctx.pool.start(lambda j: blocker.wait(2) or j.cancelled)
     ctx.pool.start(lambda j: j.on_cancel(blocker.set))
