@@ -223,7 +223,8 @@ class StallMeter:
     def _arm(self) -> None:
         import faulthandler
 
-        faulthandler.dump_traceback_later(self.dump_after, repeat=False, file=self._fh)
+        if self.dump_after > 0:
+            faulthandler.dump_traceback_later(self.dump_after, repeat=False, file=self._fh)
 
     def stop(self) -> None:
         import faulthandler
@@ -357,7 +358,7 @@ def gui_stall(params: dict[str, Any]) -> dict[str, Any]:
                 idle.start()
                 _wait_until(lambda: time.perf_counter() - idle.t0 > 1.0, 5, "idle baseline")
                 idle.stop()
-            meter = StallMeter(dumps)
+            meter = StallMeter(dumps, dump_after_ms=60 if params.get("dumps", True) else 0)
             meter.start()
             t0 = time.perf_counter()
             _advance_to(window, APPLY)
@@ -431,6 +432,9 @@ MODES = {"cold": cold, "query": query, "qt-model": qt_model, "gui-stall": gui_st
 
 
 def main(argv: list[str]) -> int:
+    import faulthandler
+
+    faulthandler.enable()  # a crash (a signal) leaves its stacks on stderr for the report
     mode, params = argv[0], json.loads(argv[1]) if len(argv) > 1 else {}
     _emit(MODES[mode](params))
     return 0

@@ -178,9 +178,16 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - t0, out
 
 
+CRASHES: list[dict[str, Any]] = []  # children killed by a signal (retried once), reported
+
+
 def child(mode: str, params: dict[str, Any], env: dict[str, str] | None = None,
-          timeout: float = 600) -> dict[str, Any]:
-    """Run a bench._child mode in a fresh interpreter; its BENCH-RESULT line, parsed."""
+          timeout: float = 600, retry_crash: bool = True) -> dict[str, Any]:
+    """Run a bench._child mode in a fresh interpreter; its BENCH-RESULT line, parsed.
+
+    A child killed by a signal (a crash, not a failed measurement) is run once more; the
+    crash, with the stacks faulthandler printed, is kept in the JSON's ``crashes``.
+    """
     full = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     full.update(env or {})
     full["PYTHONPATH"] = str(REPO) + os.pathsep + full.get("PYTHONPATH", "")
@@ -189,7 +196,15 @@ def child(mode: str, params: dict[str, Any], env: dict[str, str] | None = None,
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(MARK):
             return json.loads(line[len(MARK):])
-    tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+    lines = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines()
+             if "propagateSizeHints" not in ln]
+    if proc.returncode < 0 and retry_crash:
+        CRASHES.append({"mode": mode, "params": params, "returncode": proc.returncode,
+                        "stderr_tail": lines[-60:]})
+        print(f"  ! bench._child {mode} crashed ({proc.returncode}); running it again",
+              file=sys.stderr)
+        return child(mode, params, env, timeout, retry_crash=False)
+    tail = "\n".join(lines[-15:])
     raise RuntimeError(f"bench._child {mode} exited {proc.returncode}:\n{tail}")
 
 
@@ -926,7 +941,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("\n".join(targets_text(report)))
     doc = {"meta": info, "rows": [report.rows[i].to_json() for i in ORDER if i in report.rows],
-           "calls": report.calls, "targets": [t.to_json() for t in report.targets]}
+           "calls": report.calls, "targets": [t.to_json() for t in report.targets],
+           "crashes": CRASHES}
+    if CRASHES:
+        print(f"\n{len(CRASHES)} measurement process(es) crashed and were run again: "
+              + ", ".join(f"{c['mode']} ({c['returncode']})" for c in CRASHES))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(doc, indent=2) + "\n", "utf-8")
     print(f"\nwritten: {args.json}")
