@@ -181,7 +181,7 @@ def test_failed_grant_shows_cause_and_fix_and_retry_completes(
     assert len(calls) >= 2
     assert all(apply.step_status(s) == "done" for s in apply._rows)
     assert "already in place" in apply.log.text()  # resumed: the done steps were skipped
-    assert next_enabled(window)
+    qtbot.waitUntil(lambda: next_enabled(window), timeout=15000)
     # The profile the GUI saves runs unchanged with the CLI: the same plan, nothing left to do.
     saved = tmp_path / "from-gui.yaml"
     assert window.pages[FINISH].save_to(saved)

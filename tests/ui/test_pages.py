@@ -290,7 +290,7 @@ def test_review_page_groups_changes_and_shows_kept_statements(
     assert '+      "Sid": "XacctSpill222222222222"' in text
     assert '       "Sid": "OtherTeamRead"' in text  # context: kept, no +/- mark
     assert "2 change(s) to make" in page.status.text() or "to make" in page.status.text()
-    assert next_enabled(window)
+    qtbot.waitUntil(lambda: next_enabled(window), timeout=15000)
     assert window.button(window.WizardButton.NextButton).text().replace("&", "") == "Apply >"
 
 
@@ -318,7 +318,7 @@ def test_apply_page_statuses_progress_and_redacted_log(qtbot: Any, make_window: 
     assert "ConnectorConfig CREATE_COMPLETE" in page.stack_events.item(0).text()
     log = page.log.text()
     assert "abcdEFGH1234" not in log and "secret_access_key=****" in log
-    assert next_enabled(window)
+    qtbot.waitUntil(lambda: next_enabled(window), timeout=15000)
 
 
 def test_apply_page_cancel_stops_and_retry_resumes(qtbot: Any, make_window: Any) -> None:
