@@ -116,6 +116,7 @@ class Account:
 
 
 _SHARED_LOADER = botocore.loaders.create_loader()
+_LOADER_LOCK = threading.Lock()
 
 
 def new_session(**kwargs: Any) -> boto3.Session:
@@ -126,7 +127,12 @@ def new_session(**kwargs: Any) -> boto3.Session:
     """
     core = botocore.session.get_session()
     core.register_component("data_loader", _SHARED_LOADER)
-    return boto3.Session(botocore_session=core, **kwargs)
+    session = boto3.Session(botocore_session=core, **kwargs)
+    # boto3 appends its own data path to the loader on every Session: keep the list finite.
+    paths = _SHARED_LOADER.search_paths
+    with _LOADER_LOCK:
+        paths[:] = list(dict.fromkeys(paths))
+    return session
 
 
 def session_from_credentials(creds: dict[str, Any], region: str) -> boto3.Session:

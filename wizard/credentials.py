@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 import botocore.exceptions
@@ -214,12 +215,15 @@ class Identity:
 
 
 def check_identity(session: boto3.Session, expected_account: str | None = None,
-                   label: str = "") -> Identity:
-    """Who these credentials are; an error naming both ids when it is the wrong account."""
+                   label: str = "", *, client: Any = None) -> Identity:
+    """Who these credentials are; an error naming both ids when it is the wrong account.
+
+    Pass ``client`` (an STS client the caller keeps) to avoid building a throwaway one.
+    """
     from wizard.aws import RETRY_CONFIG
 
     try:
-        sts = session.client("sts", config=RETRY_CONFIG)
+        sts = client or session.client("sts", config=RETRY_CONFIG)
         ans = sts.get_caller_identity()
     except botocore.exceptions.NoCredentialsError as exc:
         raise CredentialsError(

@@ -120,7 +120,8 @@ class Engine:
 
         def check(side: tuple[str, str, Account]) -> tuple[str, Identity]:
             label, expected, acct = side
-            return label, check_identity(acct.session, expected, label)
+            return label, check_identity(acct.session, expected, label,
+                                         client=acct.client("sts"))
 
         self.emit(Event("log", message="checking credentials"))
         with ThreadPoolExecutor(max_workers=min(8, len(sides))) as pool:

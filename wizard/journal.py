@@ -70,14 +70,16 @@ class Journal:
         self.status = data.get("status", "empty")
         self.entries = [Entry(**e) for e in data.get("entries", [])]
 
-    def _save(self) -> None:
+    def _save(self, *, durable: bool = True) -> None:
+        """Write through. Only intent ("begin") needs fsync: a lost "done" or "forget" is
+        re-derived from live state by the next apply or destroy."""
         if not self.entries and self.status in ("empty", "destroyed"):
             if self.path.exists():
                 self.path.unlink()
             return
         doc = {"version": JOURNAL_VERSION, "key": self.key, "status": self.status,
                "entries": [asdict(e) for e in self.entries]}
-        atomic_write(self.path, json.dumps(doc, indent=1, default=str))
+        atomic_write(self.path, json.dumps(doc, indent=1, default=str), durable=durable)
 
     # ------------------------------------------------------------------ writing
     def begin(self, step: str, account: str, resource: str, kind: EntryKind, *,
@@ -101,18 +103,18 @@ class Journal:
         with self._lock:
             entry.state = "done"
             entry.data.update(data)
-            self._save()
+            self._save(durable=False)
 
     def forget(self, entry: Entry) -> None:
         """Destroy undid it (or it never happened)."""
         with self._lock:
             self.entries = [e for e in self.entries if e.id != entry.id]
-            self._save()
+            self._save(durable=False)
 
     def set_status(self, status: str) -> None:
         with self._lock:
             self.status = status
-            self._save()
+            self._save(durable=False)
 
     # ------------------------------------------------------------------ reading
     def find(self, step: str, account: str, resource: str) -> Entry | None:

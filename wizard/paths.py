@@ -46,12 +46,17 @@ def resources_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "resources"
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write a file so that a crash leaves either the old or the new content, never half."""
+def atomic_write(path: Path, text: str, *, durable: bool = True) -> None:
+    """Write a file so that a crash leaves either the old or the new content, never half.
+
+    ``durable`` also survives a power cut (fsync); without it a killed process is still safe,
+    which is enough for records that only confirm something already recorded.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
+        if durable:
+            fh.flush()
+            os.fsync(fh.fileno())
     os.replace(tmp, path)
