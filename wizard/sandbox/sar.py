@@ -342,6 +342,16 @@ class SarEmulator:
                          if s.name == full_name and s.status not in ("DELETE_COMPLETE",
                                                                      "REVIEW_IN_PROGRESS")),
                         None)
+        # A stack still in REVIEW_IN_PROGRESS (its CREATE change set was never executed, e.g.
+        # the answer was lost and the call retried): CloudFormation puts the new change set on
+        # that same stack. moto would make a second stack of the same name, so drop the stale
+        # one (and its change sets) first: one stack, and the newest change set executes.
+        for sid, stale in list(cfn.stacks.items()):
+            if stale.name == full_name and stale.status == "REVIEW_IN_PROGRESS":
+                del cfn.stacks[sid]
+                for cs_id, cs in list(cfn.change_sets.items()):
+                    if getattr(cs, "stack", None) is stale:
+                        del cfn.change_sets[cs_id]
         change_set_name = str(body.get("changeSetName") or f"a{uuid.uuid4().hex}")
         tags = {"serverlessrepo:applicationId": APPLICATION_ID,
                 "serverlessrepo:semanticVersion": semver}
