@@ -205,7 +205,8 @@ class Engine:
                 n = len([c for c in changes if c.action != "none"])
                 self.emit(Event("step-done", step=step.id,
                                 message=f"{step.title}: {n} change(s)" if n else
-                                f"{step.title}: already in place",
+                                f"{step.title}: already in place" if changes else
+                                f"{step.title}: not needed for this setup",
                                 fraction=(i + 1) / len(steps)))
             self.journal.set_status("applied")
             return done
