@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from ui.console_links import console_url
 from ui.pages.apply import event_text
 from ui.pages.base import BasePage
-from ui.pages.review import account_title, explain
+from ui.pages.review import account_group, explain
 from ui.widgets.common import MessageLabel, heading, tone
 from ui.widgets.log_pane import LogPane
 from wizard.profile import ProfileError, save_profile
@@ -164,15 +164,7 @@ class FinishPage(BasePage):
         groups: dict[str, QTreeWidgetItem] = {}
         present = 0
         for change in plan.changes:
-            parent = groups.get(change.account)
-            if parent is None:
-                parent = QTreeWidgetItem([account_title(change.account, self.profile), "", ""])
-                font = parent.font(0)
-                font.setBold(True)
-                parent.setFont(0, font)
-                self.summary.addTopLevelItem(parent)
-                parent.setExpanded(True)
-                groups[change.account] = parent
+            parent = account_group(self.summary, groups, change.account, self.profile)
             text, level = PRESENCE.get(change.action, (change.action, "muted"))
             present += change.action in ("none", "update")
             item = QTreeWidgetItem([change.resource, text, ""])

@@ -45,6 +45,23 @@ def account_title(account: str, profile: Any) -> str:
     return account
 
 
+def account_group(tree: Any, groups: dict[str, QTreeWidgetItem], account: str, profile: Any,
+                  *, span: bool = False) -> QTreeWidgetItem:
+    """The bold, expanded top-level row of one account, made once per fill of ``tree``."""
+    parent = groups.get(account)
+    if parent is None:
+        parent = QTreeWidgetItem([account_title(account, profile), "", ""])
+        font = parent.font(0)
+        font.setBold(True)
+        parent.setFont(0, font)
+        if span:
+            parent.setFirstColumnSpanned(True)
+        tree.addTopLevelItem(parent)
+        parent.setExpanded(True)
+        groups[account] = parent
+    return parent
+
+
 def explain(exc: BaseException) -> str:
     from wizard.errors import WizardError, redact
 
@@ -162,16 +179,7 @@ class ReviewPage(BasePage):
         groups: dict[str, QTreeWidgetItem] = {}
         first_doc: QTreeWidgetItem | None = None
         for change in plan.changes:
-            parent = groups.get(change.account)
-            if parent is None:
-                parent = QTreeWidgetItem([account_title(change.account, self.profile), "", ""])
-                font = parent.font(0)
-                font.setBold(True)
-                parent.setFont(0, font)
-                parent.setFirstColumnSpanned(True)
-                self.tree.addTopLevelItem(parent)
-                parent.setExpanded(True)
-                groups[change.account] = parent
+            parent = account_group(self.tree, groups, change.account, self.profile, span=True)
             item = QTreeWidgetItem([SYMBOL.get(change.action, change.action),
                                     change.resource, change.summary])
             item.setForeground(0, tone(TONE.get(change.action, "muted")))
