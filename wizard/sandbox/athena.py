@@ -502,14 +502,22 @@ class AthenaEmulator:
                 "Columns": [{"Name": c.name, "Type": c.athena_type} for c in loaded.columns],
                 "PartitionKeys": [], "Parameters": params}
 
-    def list_table_metadata(self, req: ApiRequest, body: dict[str, Any]) -> ApiResponse | None:
-        found = self._lambda_catalog(req, body, "athena:ListTableMetadata")
+    def _default_database(self, req: ApiRequest, body: dict[str, Any],
+                          action: str) -> Connector | None:
+        """The connector behind a LAMBDA catalog whose only database, ``default``, is named
+        (None: not a LAMBDA catalog, moto answers)."""
+        found = self._lambda_catalog(req, body, action)
         if found is None:
             return None
-        _, conn = found
         db = str(body.get("DatabaseName", ""))
         if db.lower() != "default":
             raise metadata_error(f"Database {db} not found.")
+        return found[1]
+
+    def list_table_metadata(self, req: ApiRequest, body: dict[str, Any]) -> ApiResponse | None:
+        conn = self._default_database(req, body, "athena:ListTableMetadata")
+        if conn is None:
+            return None
         expression = body.get("Expression")
         pattern = None
         if expression:
@@ -520,13 +528,9 @@ class AthenaEmulator:
         return ApiResponse.json(_page(out, "TableMetadataList", body, 50))
 
     def get_table_metadata(self, req: ApiRequest, body: dict[str, Any]) -> ApiResponse | None:
-        found = self._lambda_catalog(req, body, "athena:GetTableMetadata")
-        if found is None:
+        conn = self._default_database(req, body, "athena:GetTableMetadata")
+        if conn is None:
             return None
-        _, conn = found
-        db = str(body.get("DatabaseName", ""))
-        if db.lower() != "default":
-            raise metadata_error(f"Database {db} not found.")
         try:
             table = self.resolve_table(conn, str(body.get("TableName", "")).lower())
         except QueryError as err:
