@@ -305,41 +305,37 @@ def evaluate_identity(documents: Iterable[Mapping[str, Any] | None], action: str
                       context: Mapping[str, Any] | None = None) -> Decision:
     """Evaluate identity-based documents (no Principal element) for one action on one resource."""
     ctx = context or {}
-    allowed = False
-    for doc in documents:
-        for st in _statements(doc):
-            if not (_action_matches(st, action)
-                    and _resource_matches(st, resource, ctx, default=False)
-                    and conditions_match(st, ctx)):
-                continue
-            if str(st.get("Effect", "")).lower() == "deny":
-                return Decision.DENY
-            if str(st.get("Effect", "")).lower() == "allow":
-                allowed = True
-    return Decision.ALLOW if allowed else Decision.IMPLICIT
+    return _decide((st for doc in documents for st in _statements(doc)), action, resource,
+                   ctx, resource_default=False)
 
 
 def evaluate_resource(document: Mapping[str, Any] | None, caller: Caller, action: str,
                       resource: str, context: Mapping[str, Any] | None = None) -> Decision:
     """Evaluate a resource-based document (Lambda function policy, bucket policy) for a caller."""
-    ctx = context or {}
-    allowed = False
-    for st in _statements(document):
+    def names_caller(st: Mapping[str, Any]) -> bool:
         if "Principal" in st:
-            if not principal_matches(st["Principal"], caller):
-                continue
-        elif "NotPrincipal" in st:
-            if principal_matches(st["NotPrincipal"], caller):
-                continue
-        else:
-            continue
+            return principal_matches(st["Principal"], caller)
+        if "NotPrincipal" in st:
+            return not principal_matches(st["NotPrincipal"], caller)
+        return False
+
+    return _decide((st for st in _statements(document) if names_caller(st)), action, resource,
+                   context or {}, resource_default=True)
+
+
+def _decide(statements: Iterable[Mapping[str, Any]], action: str, resource: str,
+            ctx: Mapping[str, Any], *, resource_default: bool) -> Decision:
+    """Fold matching statements the way IAM does: any Deny wins, else any Allow, else none."""
+    allowed = False
+    for st in statements:
         if not (_action_matches(st, action)
-                and _resource_matches(st, resource, ctx, default=True)
+                and _resource_matches(st, resource, ctx, default=resource_default)
                 and conditions_match(st, ctx)):
             continue
-        if str(st.get("Effect", "")).lower() == "deny":
+        effect = str(st.get("Effect", "")).lower()
+        if effect == "deny":
             return Decision.DENY
-        if str(st.get("Effect", "")).lower() == "allow":
+        if effect == "allow":
             allowed = True
     return Decision.ALLOW if allowed else Decision.IMPLICIT
 
