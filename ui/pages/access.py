@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from ui.pages.base import BasePage
 from ui.state import blank_consumer
 from ui.widgets.account_side import AccountSide
-from ui.widgets.common import MessageLabel
+from ui.widgets.common import MessageLabel, stacked
 from wizard.profile import ConsumerConfig, CredentialRef
 
 SHARE_METHODS = [
@@ -44,16 +44,6 @@ def _consumer_name(path: str) -> str:
         except ValueError:
             pass
     return path
-
-
-def _stack(*widgets: QWidget) -> QWidget:
-    box = QWidget()
-    lay = QVBoxLayout(box)
-    lay.setContentsMargins(0, 0, 0, 0)
-    lay.setSpacing(2)
-    for w in widgets:
-        lay.addWidget(w)
-    return box
 
 
 class AccessPage(BasePage):
@@ -111,13 +101,13 @@ class AccessPage(BasePage):
         form.addRow(self.side)
         labels = []
         for text, field in (
-            ("P&rincipal:", _stack(self.principal, self.principal_status, self.principal_msg,
+            ("P&rincipal:", stacked(self.principal, self.principal_status, self.principal_msg,
                                    self.create_principal)),
             ("S&hare method:", self.share),
-            ("Ca&talog name in B:", _stack(self.catalog, self.catalog_msg)),
-            ("&Query results:", _stack(self.results, self.results_msg)),
-            ("Work&group:", _stack(self.workgroup, self.workgroup_msg)),
-            ("Test query runs a&s:", _stack(self.query_as, self.query_as_msg)),
+            ("Ca&talog name in B:", stacked(self.catalog, self.catalog_msg)),
+            ("&Query results:", stacked(self.results, self.results_msg)),
+            ("Work&group:", stacked(self.workgroup, self.workgroup_msg)),
+            ("Test query runs a&s:", stacked(self.query_as, self.query_as_msg)),
         ):
             label = QLabel(text, self.details)
             labels.append(label)

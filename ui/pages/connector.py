@@ -24,18 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from ui.pages.base import BasePage
-from ui.widgets.common import MessageLabel
+from ui.widgets.common import MessageLabel, stacked
 from wizard.profile import CredentialRef
-
-
-def _field(widget: QWidget, message: MessageLabel) -> QWidget:
-    box = QWidget()
-    lay = QVBoxLayout(box)
-    lay.setContentsMargins(0, 0, 0, 0)
-    lay.setSpacing(2)
-    lay.addWidget(widget)
-    lay.addWidget(message)
-    return box
 
 
 class ConnectorPage(BasePage):
@@ -104,7 +94,7 @@ class ConnectorPage(BasePage):
         self.lambda_msg = MessageLabel(self)
 
         form = QFormLayout()
-        form.addRow("Ca&talog name:", _field(self.catalog, self.catalog_msg))
+        form.addRow("Ca&talog name:", stacked(self.catalog, self.catalog_msg))
         bucket_box = QWidget(self)
         bl = QVBoxLayout(bucket_box)
         bl.setContentsMargins(0, 0, 0, 0)
@@ -113,7 +103,7 @@ class ConnectorPage(BasePage):
         bl.addWidget(self.bucket_msg)
         bl.addWidget(self.create_bucket)
         form.addRow("S&pill bucket:", bucket_box)
-        form.addRow("Spill pre&fix:", _field(self.prefix, self.prefix_msg))
+        form.addRow("Spill pre&fix:", stacked(self.prefix, self.prefix_msg))
         lrow = QHBoxLayout()
         lrow.addWidget(self.memory)
         tl = QLabel("T&imeout:", self)

@@ -10,7 +10,7 @@ import html
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QPalette
-from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 
 def is_dark(palette: QPalette | None = None) -> bool:
@@ -98,3 +98,14 @@ def heading(text: str) -> QLabel:
     font.setBold(True)
     label.setFont(font)
     return label
+
+
+def stacked(*widgets: QWidget) -> QWidget:
+    """Widgets one above the other with no margins: a field and the message that explains it."""
+    box = QWidget()
+    lay = QVBoxLayout(box)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.setSpacing(2)
+    for w in widgets:
+        lay.addWidget(w)
+    return box
