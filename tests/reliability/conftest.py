@@ -10,18 +10,13 @@ import pytest
 
 from tests.reliability.world import World, make_engine
 from tests.service.conftest import _moto_delete_data_catalog  # noqa: F401  (autouse shim)
-from tests.support.moto_accounts import free_port
+from tests.support.moto_accounts import moto_server_on_loopback
 
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with moto_server_on_loopback() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="module", autouse=True)

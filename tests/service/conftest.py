@@ -9,18 +9,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.moto_accounts import MotoAccounts, free_port, seed, write_config
+from tests.support.moto_accounts import MotoAccounts, moto_server_on_loopback, seed, write_config
 
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with moto_server_on_loopback() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,20 @@ REGION = "us-east-1"
 SPILL = "owner-spill-bucket"
 RESULTS = "consumer-results-bucket"
 CATALOG = "acct1dynamodb"
+
+
+@contextmanager
+def moto_server_on_loopback() -> Iterator[str]:
+    """A bare moto server on a free loopback port for the block; yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
 
 
 def free_port() -> int:
