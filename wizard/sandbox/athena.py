@@ -29,6 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from wizard.sandbox.ddb_items import plain_items
 from wizard.sandbox.iam_eval import Caller, authorize, parse_document
 from wizard.sandbox.layer import ApiRequest, ApiResponse, ServiceError, json11_error
 from wizard.sandbox.query import (
@@ -450,10 +451,8 @@ class AthenaEmulator:
     @staticmethod
     def load_table(table: Any) -> LoadedTable:
         """Scan the whole table (every page) into plain items with the inferred schema."""
-        items = list(table.all_items())
-        plain = [it.to_regular_json() for it in items]
+        plain, scanned = plain_items(table)
         keys = [k for k in (table.hash_key_attr, table.range_key_attr) if k]
-        scanned = sum(it.size() for it in items)
         return LoadedTable(table.name, infer_columns(plain, keys), plain, keys, scanned)
 
     # ----------------------------------------------------------------- metadata calls

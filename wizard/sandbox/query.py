@@ -65,6 +65,9 @@ def _kind(value: Any) -> str:
     return "complex"
 
 
+_VALUE_DEPENDENT_KINDS = frozenset({Decimal, float})
+
+
 def infer_columns(items: Sequence[Mapping[str, Any]], key_attributes: Sequence[str] = ()
                   ) -> list[Column]:
     """The connector's view of a table: one column per attribute seen in any item.
@@ -73,9 +76,15 @@ def infer_columns(items: Sequence[Mapping[str, Any]], key_attributes: Sequence[s
     column names; two attributes differing only by case collapse into the first one.
     """
     kinds: dict[str, set[str]] = {}
+    # Only a number's kind depends on its value (1 and 1.0 are "int", 1.5 is "float"): other
+    # values are classified once per attribute and type, which is most of a large scan.
+    seen_types: set[tuple[str, type]] = set()
     for item in items:
         for attr, value in item.items():
-            kinds.setdefault(attr, set()).add(_kind(value))
+            vtype = type(value)
+            if vtype in _VALUE_DEPENDENT_KINDS or (attr, vtype) not in seen_types:
+                seen_types.add((attr, vtype))
+                kinds.setdefault(attr, set()).add(_kind(value))
     order = [a for a in key_attributes if a in kinds]
     order += sorted((a for a in kinds if a not in order), key=lambda a: (a.lower(), a))
     seen: set[str] = set()
