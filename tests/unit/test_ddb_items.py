@@ -68,6 +68,11 @@ def test_binary_keys_sort_by_their_bytes() -> None:
     for key in (b"\x02", b"\x00\x01", b"\x01"):
         table.put_item({"k": {"B": key}, "v": {"N": "1"}})
     assert plain_items(table) == moto_view(table)
+    mixed = make_table(("k", "B"), ("r", "S"))
+    for key in (b"\x02", b"\x01"):
+        for r in ("b", "a"):
+            mixed.put_item({"k": {"B": key}, "r": {"S": r}})
+    assert plain_items(mixed) == moto_view(mixed)
 
 
 numbers = st.one_of(st.integers(-10**30, 10**30).map(str),

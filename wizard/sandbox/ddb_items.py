@@ -11,6 +11,7 @@ lists, maps and binaries still go through moto and boto3.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from operator import itemgetter
 from typing import Any
 
 from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeDeserializer
@@ -60,15 +61,15 @@ def plain_items(table: Any) -> tuple[list[dict[str, Any]], int]:
         out.append(plain)
     keys = [k for k in (table.hash_key_attr, table.range_key_attr) if k]
     if keys:
-        out.sort(key=lambda it: tuple(_sort_key(it.get(k)) for k in keys))
+        # Key attributes are S, N or B, one type per attribute (strings and Decimals compare
+        # as moto compares them; boto3's Binary does not order, its bytes do).
+        binary = {a["AttributeName"] for a in table.attr if a.get("AttributeType") == "B"}
+        if binary & set(keys):
+            out.sort(key=lambda it: tuple(bytes(it[k].value) if k in binary else it[k]
+                                          for k in keys))
+        else:
+            out.sort(key=itemgetter(*keys))
     return out, total
-
-
-def _sort_key(value: Any) -> Any:
-    """Key attributes are S, N or B, one type per attribute: compare as moto does."""
-    if hasattr(value, "value"):  # boto3's Binary
-        return bytes(value.value)
-    return value
 
 
 __all__ = ["plain_items"]
