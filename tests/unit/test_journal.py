@@ -51,3 +51,58 @@ def test_default_path_is_per_setup_and_under_the_state_dir() -> None:
     a = default_path("111111111111", "us-east-1", "cat_a")
     b = default_path("111111111111", "us-east-1", "cat-a")
     assert a != b and a.parent == b.parent
+
+
+def test_concurrent_intents_are_each_fsynced_before_begin_returns_and_share_fsyncs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """20 consumers record intent at once: each begin() returns only when the file on disk
+    (fsynced) holds its entry, yet the writes are grouped instead of 20 fsyncs in a row."""
+    import os
+    import threading
+    import time
+
+    path = tmp_path / "j.json"
+    j = Journal(path, "k")
+    synced: list[set[str]] = []  # the resources in the file at each fsync
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        time.sleep(0.02)  # a disk that takes its time: later begins queue up behind it
+        real_fsync(fd)
+        text = Path(f"/proc/self/fd/{fd}").read_text(encoding="utf-8")
+        synced.append({e["resource"] for e in json.loads(text)["entries"]})
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    start = threading.Barrier(20)
+    problems: list[str] = []
+
+    def consumer(n: int) -> None:
+        start.wait()
+        resource = f"role {n}"
+        j.begin("share-role", f"consumer:{n}", resource, "created")
+        if not any(resource in s for s in synced):
+            problems.append(f"{resource}: begin returned before an fsync held it")
+
+    threads = [threading.Thread(target=consumer, args=(n,)) for n in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not problems
+    assert len(Journal(path).entries) == 20
+    assert len(synced) < 20, f"{len(synced)} fsyncs for 20 intents: no group commit"
+
+
+def test_a_confirmation_is_written_even_when_an_older_durable_write_is_on_disk(
+        tmp_path: Path) -> None:
+    path = tmp_path / "j.json"
+    j = Journal(path, "k")
+    e = j.begin("principal", "consumer:1", "user", "created")
+    j.done(e, arn="arn:1")
+    j.set_status("applied")
+    on_disk = json.loads(path.read_text())
+    assert on_disk["status"] == "applied"
+    assert on_disk["entries"][0]["state"] == "done"
+    j.forget(e)
+    j.set_status("destroyed")
+    assert not path.exists()  # nothing left to remember: the file goes
