@@ -172,7 +172,7 @@ class Sandbox:
 
         self.athena = AthenaEmulator(self)
         self.sar = SarEmulator()
-        moto_app = DomainDispatcherApplication(create_backend_app)
+        moto_app = _cached_dispatcher(DomainDispatcherApplication)(create_backend_app)
         layer = SandboxLayer(
             moto_app,
             handlers={"athena": self.athena.handle, "serverlessrepo": self.sar.handle,
@@ -393,3 +393,35 @@ def port_answers(port: int, timeout: float = 0.5) -> bool:
     except OSError:
         return False
 
+
+
+def _cached_dispatcher(base: type) -> type:
+    """moto's request dispatcher, remembering which backend serves which host.
+
+    For every request moto's ``get_backend_for_host`` lists moto's package folder (an
+    ``isdir`` per service, ~200) and then tries every service's URL patterns, all under one
+    global lock: at 20 consumers' worth of concurrent calls that was an eighth of the sandbox's
+    time and serialised every request. The answer depends on the host string alone (the
+    folder and the patterns are fixed), so it is kept, for a bounded number of hosts.
+    """
+
+    class CachedDispatcher(base):  # type: ignore[misc, valid-type]
+        _HOSTS_KEPT = 1024
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._backend_by_host: dict[str | None, Any] = {}
+
+        def get_backend_for_host(self, host: str | None) -> Any:
+            # Called under the dispatcher's own lock (get_application).
+            try:
+                return self._backend_by_host[host]
+            except KeyError:
+                pass
+            backend = super().get_backend_for_host(host)
+            if len(self._backend_by_host) >= self._HOSTS_KEPT:
+                self._backend_by_host.clear()  # e.g. many virtual-hosted S3 bucket names
+            self._backend_by_host[host] = backend
+            return backend
+
+    return CachedDispatcher
