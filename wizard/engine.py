@@ -26,7 +26,7 @@ from wizard.journal import Journal, default_path, journal_key
 from wizard.profile import ConsumerConfig, CredentialRef, SetupProfile
 from wizard.query import QueryResult, QueryRunner
 from wizard.steps import ORDER, Context, Step
-from wizard.steps.base import aws_call
+from wizard.steps.base import CONSUMER_CONCURRENCY, aws_call
 
 SessionFactory = Callable[[CredentialRef, str], boto3.Session]
 
@@ -124,7 +124,7 @@ class Engine:
                                          client=acct.client("sts"))
 
         self.emit(Event("log", message="checking credentials"))
-        with ThreadPoolExecutor(max_workers=min(8, len(sides))) as pool:
+        with ThreadPoolExecutor(max_workers=min(CONSUMER_CONCURRENCY + 1, len(sides))) as pool:
             for label, ident in pool.map(check, sides):
                 self.identities[label] = ident
                 self.emit(Event("log", message=f"{label}: {ident.arn}", account=label))

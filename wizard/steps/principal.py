@@ -40,17 +40,17 @@ class PrincipalStep(Step):
         return []
 
     def preflight(self) -> list[Finding]:
-        out = []
-        for c in self.ctx.profile.consumers:
+        def check(c: ConsumerConfig) -> list[Finding]:
             if principal_exists(self, c):
-                continue
+                return []
             if c.create_principal and c.principal_kind == "user":
-                continue
+                return []
             fix = ("Create it first, or set create_principal: true for this consumer."
                    if c.principal_kind == "user" else "Create the role first.")
-            out.append(self.finding("error", f"The principal {c.principal_arn} does not exist in "
-                                    f"{c.account_id}.", fix, c.key))
-        return out
+            return [self.finding("error", f"The principal {c.principal_arn} does not exist in "
+                                 f"{c.account_id}.", fix, c.key)]
+
+        return flatten(self.ctx.map_consumers(check))
 
     def plan(self) -> list[Change]:
         return flatten(self.ctx.map_consumers(self._plan_one))
