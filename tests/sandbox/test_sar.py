@@ -125,3 +125,18 @@ def test_change_set_runs_in_the_callers_account(accounts: Accounts) -> None:
     accounts.consumer.client("lambda").get_function(FunctionName=CATALOG)
     with pytest.raises(ClientError):
         accounts.owner.client("lambda").get_function(FunctionName=CATALOG)
+
+
+def test_a_change_set_executes_once_as_in_aws(accounts: Accounts) -> None:
+    """A re-sent ExecuteChangeSet (a lost response, retried) is refused with AWS's code, and
+    the stack is not applied twice."""
+    cs = deploy_connector(accounts.owner)
+    cfn = accounts.owner.client("cloudformation")
+    with pytest.raises(ClientError) as err:
+        cfn.execute_change_set(ChangeSetName=cs["ChangeSetId"], StackName=cs["StackId"])
+    assert err.value.response["Error"]["Code"] == "InvalidChangeSetStatus"
+    assert "EXECUTE_COMPLETE" in err.value.response["Error"]["Message"]
+    events = cfn.describe_stack_events(StackName=cs["StackId"])["StackEvents"]
+    stack_events = [e["ResourceStatus"] for e in events if e["ResourceType"] ==
+                    "AWS::CloudFormation::Stack"]
+    assert stack_events.count("CREATE_COMPLETE") == 1

@@ -158,7 +158,7 @@ class Sandbox:
         )
         from werkzeug.serving import make_server
 
-        from wizard.sandbox import resource_policies, sts
+        from wizard.sandbox import cloudformation, resource_policies, sts
         from wizard.sandbox.athena import AthenaEmulator
         from wizard.sandbox.layer import TEMPLATE_PATH, SandboxLayer
         from wizard.sandbox.sar import SarEmulator
@@ -177,7 +177,8 @@ class Sandbox:
             moto_app,
             handlers={"athena": self.athena.handle, "serverlessrepo": self.sar.handle,
                       "sts": sts.handle, "s3": resource_policies.handle_s3,
-                      "lambda": resource_policies.handle_lambda},
+                      "lambda": resource_policies.handle_lambda,
+                      "cloudformation": cloudformation.handle},
             extra_routes={TEMPLATE_PATH: self.sar.template_document},
             wants={"s3": resource_policies.s3_wants, "lambda": resource_policies.lambda_wants},
             after={"lambda": resource_policies.after_lambda},

@@ -302,8 +302,7 @@ class ConnectorStep(Step):
                                         account="owner", operation="CreateChangeSet") from exc
         seen: set[str] = set()
         stream_stack_events(ctx, owner, stack_name, self.id, seen)
-        aws_call(owner, "cloudformation", "execute_change_set", ChangeSetName=change_set,
-                 StackName=stack_name)
+        _execute_once(owner, change_set, stack_name)
         waiter_name = "stack_create_complete" if ch.action == "create" else \
             "stack_update_complete"
         wait_for_stack(ctx, owner, stack_name, waiter_name, self.id, seen)
@@ -344,3 +343,24 @@ class ConnectorStep(Step):
             ctx.journal.forget(entry)
             done.append(self.change("owner", entry.resource, "delete", kind="stack"))
         return done
+
+
+def _execute_once(owner: Account, change_set: str, stack_name: str) -> None:
+    """ExecuteChangeSet, tolerating its own re-send.
+
+    When the response is lost, botocore sends the request again and AWS answers
+    InvalidChangeSetStatus: the first attempt already started the change set. This run made
+    the change set moments ago (and holds the setup's lock), so a change set that is executing
+    or executed is ours: go on to wait for the stack. Any other status is a real error.
+    """
+    try:
+        aws_call(owner, "cloudformation", "execute_change_set", ChangeSetName=change_set,
+                 StackName=stack_name)
+    except WizardError as exc:
+        if error_code(exc) != "InvalidChangeSetStatus":
+            raise
+        desc = aws_call(owner, "cloudformation", "describe_change_set",
+                        ChangeSetName=change_set, StackName=stack_name)
+        if desc.get("ExecutionStatus") not in ("EXECUTE_IN_PROGRESS", "EXECUTE_COMPLETE"):
+            raise
+

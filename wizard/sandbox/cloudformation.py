@@ -1,0 +1,43 @@
+"""CloudFormation's ExecuteChangeSet with the status check moto skips.
+
+AWS executes a change set once: a second ExecuteChangeSet (for instance botocore re-sending a
+request whose response was lost) fails with InvalidChangeSetStatus, while moto applies the
+change set again. The wizard must cope with the real answer (wizard/steps/connector.py), so
+the sandbox gives it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wizard.sandbox.layer import ApiRequest, ApiResponse, ServiceError, query_error
+
+CFN_NS = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
+
+
+def _change_set(account: str, region: str, name: str, stack: str) -> Any:
+    from moto.cloudformation.models import cloudformation_backends
+
+    backend = cloudformation_backends[account][region]
+    found = backend.change_sets.get(name)  # by ARN
+    if found is None:
+        for cs in backend.change_sets.values():
+            if cs.change_set_name == name and (not stack or stack in (cs.stack_name,
+                                                                       cs.stack_id)):
+                return cs
+    return found
+
+
+def handle(req: ApiRequest) -> ApiResponse | None:
+    """Refuse to execute a change set that is not AVAILABLE; everything else goes to moto."""
+    params = req.form()
+    if params.get("Action") != "ExecuteChangeSet":
+        return None
+    name = params.get("ChangeSetName", "")
+    cs = _change_set(req.caller.account_id, req.region, name, params.get("StackName", ""))
+    if cs is None or cs.execution_status in (None, "AVAILABLE"):
+        return None  # moto answers (including its own error for an unknown change set)
+    return query_error(ServiceError(
+        "InvalidChangeSetStatus",
+        f"ChangeSet [{cs.change_set_id}] cannot be executed in its current status of "
+        f"[{cs.execution_status}]", status=400), CFN_NS)
