@@ -52,6 +52,17 @@ def test_every_dynamodb_type_converts_and_sizes_as_moto_does() -> None:
     assert plain_items(table) == moto_view(table)
 
 
+def test_whole_numbers_come_as_int_and_the_rest_as_boto3_decimals() -> None:
+    table = make_table(("pk", "S"))
+    table.put_item({"pk": {"S": "a"}, "i": {"N": "-42"}, "f": {"N": "2.50"},
+                    "e": {"N": "1E+3"}, "big": {"N": "9" * 38}})
+    (item,), _ = plain_items(table)
+    assert type(item["i"]) is int and item["i"] == -42
+    assert type(item["big"]) is int and item["big"] == int("9" * 38)
+    assert type(item["f"]) is Decimal and item["f"] == Decimal("2.50")
+    assert type(item["e"]) is Decimal and item["e"] == 1000
+
+
 def test_hash_and_range_tables_come_in_key_order() -> None:
     table = make_table(("artist", "S"), ("n", "N"))
     for artist in ("b", "a", "c"):

@@ -181,7 +181,7 @@ class TableData:
 
 def _typed_values(raw: list[Any], athena_type: str) -> list[Any]:
     if athena_type == "bigint":
-        return [None if v is None else int(v) for v in raw]
+        return [v if v is None or type(v) is int else int(v) for v in raw]
     if athena_type == "double":
         return [None if v is None else float(v) for v in raw]
     if athena_type == "boolean":
