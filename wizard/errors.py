@@ -79,6 +79,7 @@ _SECRET_PATTERNS = [
 ]
 _BARE_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 _TOKEN = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{100,}={0,2}(?![A-Za-z0-9/+=])")
+_TOKEN_BEFORE = re.compile(r"[^\s\"'=,()\[\]{}<>]*$")  # the word a match stands in, up to it
 _known_secrets: set[str] = set()
 
 
@@ -98,15 +99,19 @@ def redact(text: str) -> str:
     for pat in _SECRET_PATTERNS:
         text = pat.sub(lambda m: f"{m.group(1)}{m.group(2)}****", text)
     text = _TOKEN.sub("****", text)
-    # 40-char base64 runs with at least one '/' or '+' or mixed case+digit look like secret keys;
-    # ARNs and ids never are 40 chars of this alphabet without separators.
-    text = _BARE_SECRET.sub(
-        lambda m: "****"
-        if re.search(r"[a-z]", m.group(0)) and re.search(r"[A-Z0-9/+]", m.group(0))
-        else m.group(0),
-        text,
-    )
-    return text
+    # 40-char base64 runs with lower case and an upper-case letter, digit, '/' or '+' look like
+    # secret keys. The resource part of an ARN (``...:123456789012:role/LongRoleName``,
+    # ``arn:aws:s3:::bucket/Key``) can look the same: a run inside an ARN is kept.
+    def bare(m: re.Match[str]) -> str:
+        run = m.group(0)
+        if not (re.search(r"[a-z]", run) and re.search(r"[A-Z0-9/+]", run)):
+            return run
+        token = _TOKEN_BEFORE.search(m.string, 0, m.start())
+        if token is not None and token.group(0).startswith("arn:"):
+            return run
+        return "****"
+
+    return _BARE_SECRET.sub(bare, text)
 
 
 # --------------------------------------------------------------------------- translation

@@ -75,6 +75,20 @@ def test_redact_keeps_arns_ids_and_messages_readable() -> None:
     assert redact(text) == text
 
 
+@pytest.mark.parametrize("prefix", [
+    "arn:aws:iam::222222222222:role/", "arn:aws:iam::222222222222:user/teams/",
+    "arn:aws:s3:::xacct-spill/", "arn:aws:iam::aws:policy/",
+])
+def test_redact_keeps_arns_whose_resource_looks_like_a_secret_key(prefix: str) -> None:
+    """A resource name whose run of letters, digits and '/' is 40 long, as a secret key is."""
+    head = prefix.rsplit(":", 1)[1].rsplit("-", 1)[-1]  # what the run starts with
+    arn = prefix + ("AnalystsOfTheMusicTable" + "x" * 40)[:40 - len(head)]
+    text = f"AccessDenied for {arn} on GetRole"
+    assert redact(text) == text
+    assert SECRET not in redact(f"{text}; key {SECRET}")
+    assert SECRET not in redact(f"arn {SECRET}")
+
+
 def test_registered_secrets_are_removed_whatever_their_shape() -> None:
     register_secret("short-but-secret-value")
     assert "short-but-secret-value" not in redact("x short-but-secret-value y")
