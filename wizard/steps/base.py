@@ -16,7 +16,7 @@ import botocore.exceptions
 from wizard.aws import Account
 from wizard.changes import Change, Event, Finding
 from wizard.errors import Cancelled, WizardError, from_exception
-from wizard.journal import Journal
+from wizard.journal import Entry, Journal
 from wizard.profile import ConsumerConfig, SetupProfile
 
 T = TypeVar("T")
@@ -79,6 +79,24 @@ class Context:
 
     def log(self, step: str, message: str, account: str = "") -> None:
         self.emit(Event("log", step=step, message=message, account=account))
+
+    def map_accounts(self, entries: Iterable[Entry], fn: Callable[[Entry], R]) -> list[R]:
+        """Undo journal entries account by account, the accounts concurrently.
+
+        One account's entries run one after another in the order given (a role's policies
+        before the role); results come back in that order too, account after account. Each
+        entry is forgotten by ``fn`` when undone, so a failure in one account leaves the others'
+        progress recorded and the failed ones for the next destroy.
+        """
+        groups: dict[str, list[Entry]] = {}
+        for entry in entries:
+            groups.setdefault(entry.account, []).append(entry)
+        if len(groups) <= 1:
+            return [fn(e) for group in groups.values() for e in group]
+        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(groups)),
+                                thread_name_prefix="account") as pool:
+            done = list(pool.map(lambda group: [fn(e) for e in group], groups.values()))
+        return [r for results in done for r in results]
 
     def map_consumers(self, fn: Callable[[ConsumerConfig], R]) -> list[R]:
         """Run the consumer side concurrently: 20 consumers must not cost 20 times one."""

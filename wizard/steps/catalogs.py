@@ -11,6 +11,7 @@ from typing import Any
 from wizard.aws import Account, session_from_credentials
 from wizard.changes import Change, Finding
 from wizard.errors import AwsOperationError, WizardError
+from wizard.journal import Entry
 from wizard.policies import share_role_name
 from wizard.profile import ConsumerConfig
 from wizard.steps.base import Step, aws_call, create_call, error_code, flatten
@@ -262,15 +263,14 @@ class SharedCatalogStep(Step):
 
     def verify(self) -> list[Finding]:
         """Runbook 13: the catalog in B is LAMBDA -> our function, and ListDatabases works."""
-        out: list[Finding] = []
-        for c in self.ctx.profile.consumers:
-            acct = self.ctx.consumer_account(c)
-            cat = read_catalog(acct, c.catalog_name)
+        def check(c: ConsumerConfig) -> list[Finding]:
+            cat = read_catalog(self.ctx.consumer_account(c), c.catalog_name)
             if cat is None or catalog_function(cat) != self.ctx.function_arn:
-                out.append(self.finding("error", f"Catalog {c.catalog_name} in {c.account_id} "
-                                        "is missing or points elsewhere.", "Run apply again.",
-                                        c.key))
-        return out
+                return [self.finding("error", f"Catalog {c.catalog_name} in {c.account_id} "
+                                     "is missing or points elsewhere.", "Run apply again.", c.key)]
+            return []
+
+        return flatten(self.ctx.map_consumers(check))
 
     def plan_destroy(self) -> list[Change]:
         return [self.change(e.account, e.resource, "update" if e.kind == "changed" else "delete",
@@ -279,10 +279,10 @@ class SharedCatalogStep(Step):
                 for e in self.ctx.journal.for_step(self.id)]
 
     def destroy(self) -> list[Change]:
-        done = []
-        for entry in self.ctx.journal.for_step(self.id):
+        def undo(entry: Entry) -> Change:
             acct = self.ctx.consumers[entry.account.split(":", 1)[1]]
             action = restore_or_delete(acct, entry, entry.data.get("name", self.ctx.catalog))
             self.ctx.journal.forget(entry)
-            done.append(self.change(entry.account, entry.resource, action, kind="catalog"))
-        return done
+            return self.change(entry.account, entry.resource, action, kind="catalog")
+
+        return self.ctx.map_accounts(self.ctx.journal.for_step(self.id), undo)

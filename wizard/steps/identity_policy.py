@@ -9,6 +9,7 @@ from typing import Any
 
 from wizard.changes import Change
 from wizard.errors import WizardError
+from wizard.journal import Entry
 from wizard.policies import diff_documents, equivalent, identity_policy, loads
 from wizard.profile import ConsumerConfig
 from wizard.steps.base import Step, aws_call, error_code, flatten
@@ -105,12 +106,12 @@ class IdentityPolicyStep(Step):
                 for e in self.ctx.journal.for_step(self.id)]
 
     def destroy(self) -> list[Change]:
-        done = []
         consumers = {c.key: c for c in self.ctx.profile.consumers}
-        for entry in self.ctx.journal.for_step(self.id):
+
+        def undo(entry: Entry) -> Change | None:
             c = consumers.get(entry.account)
             if c is None:
-                continue
+                return None
             acct = self.ctx.consumer_account(c)
             try:
                 if entry.prior is not None:
@@ -125,6 +126,7 @@ class IdentityPolicyStep(Step):
                 if error_code(exc) != "NoSuchEntity":
                     raise
             self.ctx.journal.forget(entry)
-            done.append(self.change(entry.account, entry.resource, "delete",
-                                    kind="identity-policy"))
-        return done
+            return self.change(entry.account, entry.resource, "delete", kind="identity-policy")
+
+        undone = self.ctx.map_accounts(self.ctx.journal.for_step(self.id), undo)
+        return [ch for ch in undone if ch is not None]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from wizard.changes import Change, Finding
 from wizard.errors import WizardError
+from wizard.journal import Entry
 from wizard.profile import ConsumerConfig
 from wizard.steps.base import Step, aws_call, create_call, error_code, flatten
 
@@ -76,8 +77,7 @@ class PrincipalStep(Step):
                             kind="principal") for e in self.ctx.journal.for_step(self.id)]
 
     def destroy(self) -> list[Change]:
-        done = []
-        for entry in self.ctx.journal.for_step(self.id):
+        def undo(entry: Entry) -> Change:
             acct = self.ctx.consumers[entry.account.split(":", 1)[1]]
             user = entry.data["user"]
             try:
@@ -97,5 +97,6 @@ class PrincipalStep(Step):
                 if error_code(exc) != "NoSuchEntity":
                     raise
             self.ctx.journal.forget(entry)
-            done.append(self.change(entry.account, entry.resource, "delete", kind="principal"))
-        return done
+            return self.change(entry.account, entry.resource, "delete", kind="principal")
+
+        return self.ctx.map_accounts(self.ctx.journal.for_step(self.id), undo)

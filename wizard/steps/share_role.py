@@ -12,6 +12,7 @@ from typing import Any
 
 from wizard.changes import Change
 from wizard.errors import WizardError
+from wizard.journal import Entry
 from wizard.policies import (
     equivalent,
     loads,
@@ -152,10 +153,7 @@ class ShareRoleStep(Step):
                             kind="role") for e in self.ctx.journal.for_step(self.id)]
 
     def destroy(self) -> list[Change]:
-        done = []
-        entries = self.ctx.journal.for_step(self.id)
-        order = {"policy": 0, "trust": 1, "role": 2}  # the role goes last
-        for entry in sorted(entries, key=lambda e: order.get(e.data.get("part", ""), 0)):
+        def undo(entry: Entry) -> Change:
             acct = self.ctx.consumers[entry.account.split(":", 1)[1]]
             part = entry.data.get("part")
             try:
@@ -185,5 +183,9 @@ class ShareRoleStep(Step):
                 if error_code(exc) != "NoSuchEntity":
                     raise
             self.ctx.journal.forget(entry)
-            done.append(self.change(entry.account, entry.resource, "delete", kind="role"))
-        return done
+            return self.change(entry.account, entry.resource, "delete", kind="role")
+
+        entries = self.ctx.journal.for_step(self.id)
+        order = {"policy": 0, "trust": 1, "role": 2}  # in each account the role goes last
+        return self.ctx.map_accounts(
+            sorted(entries, key=lambda e: order.get(e.data.get("part", ""), 0)), undo)
