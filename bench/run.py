@@ -387,7 +387,9 @@ class WizardRuns:
     # ------------------------------------------------------------------ scale
     def scale(self, slots: tuple[str, ...] = ("scale_1", "scale_mid", "scale_max"),
               counts: tuple[int, ...] | None = None, where: str = "",
-              hooks: list[tuple[str, Any]] | None = None, warm: bool = False) -> None:
+              hooks: list[tuple[str, Any]] | None = None, warm: bool = False,
+              destroy_slots: tuple[str, ...] = ()) -> None:
+        """Apply (and, with ``destroy_slots``, destroy) with each number of consumers."""
         from wizard.profile import load_profile
 
         r = self.report
@@ -397,10 +399,15 @@ class WizardRuns:
             row = r.row(slot, f"apply with {n} consumer account{'s' if n > 1 else ''}{where}")
             row.extra["consumers"] = n
             ids.append(slot)
+        for slot, n in zip(destroy_slots, counts, strict=False):
+            row = r.row(slot, f"destroy with {n} consumer account{'s' if n > 1 else ''}{where}")
+            row.extra["consumers"] = n
+            ids.append(slot)
+        destroy_by_count = dict(zip(counts, destroy_slots, strict=False))
         try:
             if warm:
                 self.warm_up()  # a fresh sandbox process: its one-time imports are not timed
-            for slot, n in zip(ids, counts, strict=True):
+            for slot, n in zip(slots, counts, strict=True):
                 path = scale_profile(Path(self.sb.example_profile), n,
                                      self.home / f"scale-{n}.yaml")
                 profile = load_profile(path)
@@ -411,7 +418,10 @@ class WizardRuns:
                     t, _ = timed(eng.apply)
                     r.rows[slot].samples.append(t)
                     r.rows[slot].extra["calls"] = len(eng.recorder.calls)
-                    self.engine(profile, j).destroy()
+                    undo = self.engine(profile, j, hooks=hooks)
+                    t, _ = timed(undo.destroy)
+                    if n in destroy_by_count:
+                        r.rows[destroy_by_count[n]].samples.append(t)
         except Exception as exc:
             r.failed(ids, exc)
 
@@ -698,6 +708,13 @@ def evaluate(report: Report, sizes: Sizes) -> None:
                     None if one is None or many is None else many / one < 3.0,
                     "" if one is not None and many is not None else
                     why("scale_1_lat", "scale_max_lat"), info=True))
+    one, many = med(report, "destroy_1_lat"), med(report, "destroy_max_lat")
+    t.append(Target("destroy_scale_lat", "  destroy, the same, +50 ms per call (< 3x)",
+                    "n/a" if one is None or many is None else
+                    f"{many / one:.2f}x ({fmt(many)} vs {fmt(one)})",
+                    None if one is None or many is None else many / one < 3.0,
+                    "" if one is not None and many is not None else
+                    why("destroy_1_lat", "destroy_max_lat"), info=True))
     launch = med(report, "gui_launch")
     t.append(Target("gui_launch_1s", "GUI launch to first page < 1 s", fmt(launch),
                     None if launch is None else launch < 1.0,
@@ -733,7 +750,7 @@ def evaluate(report: Report, sizes: Sizes) -> None:
 ORDER = ["sandbox_start", "cold_apply", "cold_apply_verify", "apply", "reapply",
          "reapply_mutating", "verify", "apply_verify", "destroy", "script_setup",
          "script_teardown", "scale_1", "scale_mid", "scale_max", "scale_1_ext", "scale_max_ext",
-         "scale_1_lat", "scale_max_lat", "query_first_rows",
+         "scale_1_lat", "scale_max_lat", "destroy_1_lat", "destroy_max_lat", "query_first_rows",
          "query_all_rows", "query_peak_mb", "qt_first_rows", "qt_peak_mb", "gui_launch",
          "gui_launch_inapp", "gui_stall", "gui_stall_idle", "gui_run", "gui_stall_inproc"]
 
@@ -775,6 +792,9 @@ def ratios(report: Report) -> list[str]:
     one, mx = med(report, "scale_1_lat"), med(report, "scale_max_lat")
     if one is not None and mx is not None:
         lines.append(f"  the same, +50 ms per call:            {mx / one:.2f}")
+    one, mx = med(report, "destroy_1_lat"), med(report, "destroy_max_lat")
+    if one is not None and mx is not None:
+        lines.append(f"  destroy, the same, +50 ms per call:   {mx / one:.2f}")
     return lines
 
 
@@ -897,7 +917,8 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 remote = RemoteSandbox(sizes.consumers[-1] - 1, home)
             except Exception as exc:
-                ids = ["scale_1_ext", "scale_max_ext", "scale_1_lat", "scale_max_lat"]
+                ids = ["scale_1_ext", "scale_max_ext", "scale_1_lat", "scale_max_lat",
+                       "destroy_1_lat", "destroy_max_lat"]
                 for id in ids:
                     report.row(id, id)
                 report.failed(ids, exc)
@@ -910,7 +931,8 @@ def main(argv: list[str] | None = None) -> int:
                                   ", sandbox in another process", warm=True)
                         step("scale, sandbox in another process, +50 ms per call")
                         ext.scale(("scale_1_lat", "scale_max_lat"), pair,
-                                  ", same, +50 ms per call", hooks=[("before-send", _latency)])
+                                  ", same, +50 ms per call", hooks=[("before-send", _latency)],
+                                  destroy_slots=("destroy_1_lat", "destroy_max_lat"))
                 finally:
                     remote.stop()
             if args.no_gui:
