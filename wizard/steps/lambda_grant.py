@@ -2,6 +2,11 @@
 
 One statement per principal with a stable StatementId; other statements (other people's
 permissions) are never touched. AWS rejects a duplicate StatementId, so we read first.
+
+Unlike the consumer side, the statements are added (and removed) one after another: Lambda
+changes a function's policy one request at a time and answers concurrent AddPermission calls
+with 409 ResourceConflictException ("concurrent update operation"; Terraform's AWS provider
+serialises aws_lambda_permission for the same reason, hashicorp/terraform-provider-aws#5154).
 """
 
 from __future__ import annotations
