@@ -643,6 +643,20 @@ def fmt(value: float | None, unit: str = "s") -> str:
     return f"{value:.3f}"
 
 
+# The scale ratios, N consumers against one (target < 3x): target id, label, the two rows,
+# whether it is information only, and the line in the ratios text.
+SCALE_RATIOS = [
+    ("scale", "{n} consumers < 3x the time of 1", "scale_1", "scale_max", False,
+     "scale, {n} consumers / 1 consumer:"),
+    ("scale_ext", "  the same, sandbox in another process (< 3x)", "scale_1_ext",
+     "scale_max_ext", True, "  the same, sandbox in another process:"),
+    ("scale_lat", "  the same, +50 ms emulated latency per call (< 3x)", "scale_1_lat",
+     "scale_max_lat", True, "  the same, +50 ms per call:"),
+    ("destroy_scale_lat", "  destroy, the same, +50 ms per call (< 3x)", "destroy_1_lat",
+     "destroy_max_lat", True, "  destroy, the same, +50 ms per call:"),
+]
+
+
 def evaluate(report: Report, sizes: Sizes) -> None:
     t = report.targets
     rows = report.rows
@@ -686,35 +700,13 @@ def evaluate(report: Report, sizes: Sizes) -> None:
     else:
         t.append(Target("noop_reapply", "no-op re-apply makes 0 writes", "n/a", None,
                         why("reapply_mutating")))
-    one, many = med(report, "scale_1"), med(report, "scale_max")
     n = sizes.consumers[-1]
-    if one is not None and many is not None:
-        t.append(Target("scale", f"{n} consumers < 3x the time of 1",
-                        f"{many / one:.2f}x ({fmt(many)} vs {fmt(one)})", many / one < 3.0))
-    else:
-        t.append(Target("scale", f"{n} consumers < 3x the time of 1", "n/a", None,
-                        why("scale_1", "scale_max")))
-    one, many = med(report, "scale_1_ext"), med(report, "scale_max_ext")
-    t.append(Target("scale_ext", "  the same, sandbox in another process (< 3x)",
-                    "n/a" if one is None or many is None else
-                    f"{many / one:.2f}x ({fmt(many)} vs {fmt(one)})",
-                    None if one is None or many is None else many / one < 3.0,
-                    "" if one is not None and many is not None else
-                    why("scale_1_ext", "scale_max_ext"), info=True))
-    one, many = med(report, "scale_1_lat"), med(report, "scale_max_lat")
-    t.append(Target("scale_lat", "  the same, +50 ms emulated latency per call (< 3x)",
-                    "n/a" if one is None or many is None else
-                    f"{many / one:.2f}x ({fmt(many)} vs {fmt(one)})",
-                    None if one is None or many is None else many / one < 3.0,
-                    "" if one is not None and many is not None else
-                    why("scale_1_lat", "scale_max_lat"), info=True))
-    one, many = med(report, "destroy_1_lat"), med(report, "destroy_max_lat")
-    t.append(Target("destroy_scale_lat", "  destroy, the same, +50 ms per call (< 3x)",
-                    "n/a" if one is None or many is None else
-                    f"{many / one:.2f}x ({fmt(many)} vs {fmt(one)})",
-                    None if one is None or many is None else many / one < 3.0,
-                    "" if one is not None and many is not None else
-                    why("destroy_1_lat", "destroy_max_lat"), info=True))
+    for id, label, one_id, many_id, info, _line in SCALE_RATIOS:
+        one, many = med(report, one_id), med(report, many_id)
+        measured = one is not None and many is not None
+        t.append(Target(id, label.format(n=n), f"{many / one:.2f}x ({fmt(many)} vs {fmt(one)})"
+                        if measured else "n/a", many / one < 3.0 if measured else None,
+                        "" if measured else why(one_id, many_id), info=info))
     launch = med(report, "gui_launch")
     t.append(Target("gui_launch_1s", "GUI launch to first page < 1 s", fmt(launch),
                     None if launch is None else launch < 1.0,
@@ -782,19 +774,11 @@ def ratios(report: Report) -> list[str]:
     if d is not None and td is not None:
         lines.append(f"wizard / script, destroy:              {d:.2f} s / {td:.2f} s = "
                      f"{d / td:.3f}  ({td / d:.1f}x faster)")
-    one, mx = med(report, "scale_1"), med(report, "scale_max")
-    if one is not None and mx is not None:
-        n = report.rows["scale_max"].extra.get("consumers")
-        lines.append(f"scale, {n} consumers / 1 consumer:      {mx / one:.2f}")
-    one, mx = med(report, "scale_1_ext"), med(report, "scale_max_ext")
-    if one is not None and mx is not None:
-        lines.append(f"  the same, sandbox in another process: {mx / one:.2f}")
-    one, mx = med(report, "scale_1_lat"), med(report, "scale_max_lat")
-    if one is not None and mx is not None:
-        lines.append(f"  the same, +50 ms per call:            {mx / one:.2f}")
-    one, mx = med(report, "destroy_1_lat"), med(report, "destroy_max_lat")
-    if one is not None and mx is not None:
-        lines.append(f"  destroy, the same, +50 ms per call:   {mx / one:.2f}")
+    n = report.rows["scale_max"].extra.get("consumers") if "scale_max" in report.rows else ""
+    for _id, _label, one_id, many_id, _info, line in SCALE_RATIOS:
+        one, mx = med(report, one_id), med(report, many_id)
+        if one is not None and mx is not None:
+            lines.append(f"{line.format(n=n):<38} {mx / one:.2f}")
     return lines
 
 
