@@ -38,6 +38,20 @@ FLOW = textwrap.dedent("""
         with lock:
             now[op] -= 1
 
+    def consumer_state(accounts):  # what the setup leaves in each consumer account
+        state = {}
+        for n, acct in enumerate(accounts):
+            s = boto3.Session(profile_name="sandbox-consumer" + (f"-{n}" if n else ""))
+            iam, athena = s.client("iam"), s.client("athena")
+            state[acct] = {
+                "roles": [r["RoleName"] for r in iam.list_roles()["Roles"]
+                          if r["RoleName"].startswith("AthenaCrossAccountCreate")],
+                "user_policies": iam.list_user_policies(UserName="analyst")["PolicyNames"],
+                "catalogs": [c["CatalogName"] for c in
+                             athena.list_data_catalogs()["DataCatalogsSummary"]],
+            }
+        return state
+
     home = Path(os.environ["XACCT_WIZARD_HOME"])
     with Sandbox(extra_consumers=2) as sb:
         os.environ.update(sb.env())
@@ -50,30 +64,10 @@ FLOW = textwrap.dedent("""
         result = Engine(profile, hooks=hooks, poll_delay=0.05).verify()
         verified = dict(peak)
         peak.clear()
-        state = {}
-        for n, acct in enumerate(accounts):
-            s = boto3.Session(profile_name="sandbox-consumer" + (f"-{n}" if n else ""))
-            iam, athena = s.client("iam"), s.client("athena")
-            state[acct] = {
-                "roles": [r["RoleName"] for r in iam.list_roles()["Roles"]
-                          if r["RoleName"].startswith("AthenaCrossAccountCreate")],
-                "user_policies": iam.list_user_policies(UserName="analyst")["PolicyNames"],
-                "catalogs": [c["CatalogName"] for c in
-                             athena.list_data_catalogs()["DataCatalogsSummary"]],
-            }
+        state = consumer_state(accounts)
         Engine(profile, hooks=hooks, poll_delay=0.05).destroy()
         destroyed = dict(peak)
-        after = {}
-        for n, acct in enumerate(accounts):
-            s = boto3.Session(profile_name="sandbox-consumer" + (f"-{n}" if n else ""))
-            iam, athena = s.client("iam"), s.client("athena")
-            after[acct] = {
-                "roles": [r["RoleName"] for r in iam.list_roles()["Roles"]
-                          if r["RoleName"].startswith("AthenaCrossAccountCreate")],
-                "user_policies": iam.list_user_policies(UserName="analyst")["PolicyNames"],
-                "catalogs": [c["CatalogName"] for c in
-                             athena.list_data_catalogs()["DataCatalogsSummary"]],
-            }
+        after = consumer_state(accounts)
     print("RESULT " + json.dumps({"verified": result.ok, "applied": applied, "state": state,
                                   "checked": verified,
                                   "destroyed": destroyed, "after": after}))
