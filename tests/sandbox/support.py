@@ -72,6 +72,17 @@ def deploy_connector(owner: boto3.Session, catalog: str = CATALOG,
     return cs
 
 
+def grant_spill_bucket(acc: Accounts) -> None:
+    """The spill bucket's policy lets the analyst read spilled results (runbook step 8)."""
+    acc.owner.client("s3").put_bucket_policy(Bucket=SPILL_BUCKET, Policy=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "XacctWizardSpill", "Effect": "Allow",
+                       "Principal": {"AWS": [ANALYST_ARN]},
+                       "Action": ["s3:GetObject", "s3:ListBucket"],
+                       "Resource": [f"arn:aws:s3:::{SPILL_BUCKET}",
+                                    f"arn:aws:s3:::{SPILL_BUCKET}/*"]}]}))
+
+
 def setup_federation(acc: Accounts, *, lambda_grant: bool = True, identity_policy: bool = True,
                      spill_grant: bool = False, extra_statements: list[dict[str, Any]] | None = None
                      ) -> None:
@@ -86,13 +97,7 @@ def setup_federation(acc: Accounts, *, lambda_grant: bool = True, identity_polic
             FunctionName=CATALOG, StatementId="XacctWizardInvoke", Action="lambda:InvokeFunction",
             Principal=ANALYST_ARN)
     if spill_grant:
-        acc.owner.client("s3").put_bucket_policy(Bucket=SPILL_BUCKET, Policy=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Sid": "XacctWizardSpill", "Effect": "Allow",
-                           "Principal": {"AWS": [ANALYST_ARN]},
-                           "Action": ["s3:GetObject", "s3:ListBucket"],
-                           "Resource": [f"arn:aws:s3:::{SPILL_BUCKET}",
-                                        f"arn:aws:s3:::{SPILL_BUCKET}/*"]}]}))
+        grant_spill_bucket(acc)
     statements: list[dict[str, Any]] = []
     if identity_policy:
         statements += analyst_statements()

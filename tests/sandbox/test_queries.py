@@ -16,6 +16,7 @@ from tests.sandbox.support import (
     SPILL_BUCKET,
     Accounts,
     analyst_statements,
+    grant_spill_bucket,
     run_query,
     setup_federation,
 )
@@ -140,23 +141,13 @@ def test_large_results_need_the_spill_grant_small_ones_do_not(sandbox: Sandbox,
     assert large.reason.endswith(
         "because no resource-based policy allows the s3:GetObject action")
 
-    setup_spill_grant(accounts)
+    grant_spill_bucket(accounts)
     again = run_query(accounts.analyst, TEST_QUERY)
     assert again.state == "SUCCEEDED", again.reason
     assert len(again.rows) == 5
     spilled = accounts.owner.client("s3").list_objects_v2(Bucket=SPILL_BUCKET,
                                                           Prefix="athena-spill/")
     assert spilled["KeyCount"] >= 1
-
-
-def setup_spill_grant(accounts: Accounts) -> None:
-    accounts.owner.client("s3").put_bucket_policy(Bucket=SPILL_BUCKET, Policy=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Sid": "XacctWizardSpill", "Effect": "Allow",
-                       "Principal": {"AWS": [ANALYST_ARN]},
-                       "Action": ["s3:GetObject", "s3:ListBucket"],
-                       "Resource": [f"arn:aws:s3:::{SPILL_BUCKET}",
-                                    f"arn:aws:s3:::{SPILL_BUCKET}/*"]}]}))
 
 
 def test_unknown_catalog_and_table(accounts: Accounts) -> None:
