@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from tests.support.moto_accounts import create_stub_function
 from wizard.engine import Engine
 from wizard.profile import load_profile
 from wizard.sandbox import Sandbox
@@ -110,19 +111,8 @@ def test_large_results_need_the_spill_grant_small_ones_do_not(
 
 
 def _legacy_function(accounts) -> str:  # type: ignore[no-untyped-def]
-    import io
-    import zipfile
-
-    iam = accounts.owner.client("iam")
-    role = iam.create_role(RoleName="legacy-exec", AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
-            "Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("h.py", "def handler(e, c):\n    return {}\n")
-    return accounts.owner.client("lambda").create_function(
-        FunctionName="legacy", Runtime="python3.12", Role=role, Handler="h.handler",
-        Code={"ZipFile": buf.getvalue()})["FunctionArn"]
+    return create_stub_function(accounts.owner.client("iam"), accounts.owner.client("lambda"),
+                                "legacy", role_name="legacy-exec")
 
 
 def test_a_catalog_pointing_elsewhere_needs_take_over_and_destroy_points_it_back(

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 
@@ -91,19 +92,9 @@ def seed(endpoint: str, config_file: Path) -> tuple[str, str]:
     consumer = new_session(profile_name="consumer", region_name=REGION)
     s3 = owner.client("s3", endpoint_url=endpoint)
     s3.create_bucket(Bucket=SPILL)
-    iam = owner.client("iam", endpoint_url=endpoint)
-    role = iam.create_role(RoleName="connector-exec", AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
-            "Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
-    import io
-    import zipfile
-
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("handler.py", "def handler(event, context):\n    return {}\n")
-    owner.client("lambda", endpoint_url=endpoint).create_function(
-        FunctionName=CATALOG, Runtime="python3.12", Role=role, Handler="handler.handler",
-        Code={"ZipFile": buf.getvalue()})
+    create_stub_function(owner.client("iam", endpoint_url=endpoint),
+                         owner.client("lambda", endpoint_url=endpoint), CATALOG,
+                         role_name="connector-exec")
     ddb = owner.client("dynamodb", endpoint_url=endpoint)
     ddb.create_table(TableName="Music", BillingMode="PAY_PER_REQUEST",
                      AttributeDefinitions=[{"AttributeName": "Artist", "AttributeType": "S"}],
@@ -157,3 +148,19 @@ consumers:
     workgroup: primary
 test_query: SELECT * FROM "{CATALOG}"."default"."music" LIMIT 10
 """
+
+
+def create_stub_function(iam: Any, lam: Any, name: str, *, role_name: str) -> str:
+    """A do-nothing Python Lambda function with its own execution role; returns its ARN."""
+    import io
+    import zipfile
+
+    role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
+            "Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("handler.py", "def handler(event, context):\n    return {}\n")
+    return lam.create_function(FunctionName=name, Runtime="python3.12", Role=role,
+                               Handler="handler.handler",
+                               Code={"ZipFile": buf.getvalue()})["FunctionArn"]
