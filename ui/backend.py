@@ -23,23 +23,9 @@ if TYPE_CHECKING:
     from wizard.credentials import Identity, NamedProfile
     from wizard.discovery import Function, Principal
     from wizard.engine import Engine
+    from wizard.query import QueryResult
 
 MfaPrompt = Callable[[str], str]
-
-
-@dataclass
-class QueryStats:
-    """What the Test query page shows about one execution (computed off the GUI thread)."""
-
-    query_id: str = ""
-    state: str = ""
-    data_scanned_bytes: int = 0
-    engine_ms: int = 0
-    total_ms: int = 0
-    cost_usd: float = 0.0
-    error: str = ""
-    cause: str = ""
-    fix: str = ""
 
 
 @dataclass
@@ -205,14 +191,14 @@ class Backend:
     # ---------------------------------------------------------------- test query
     def run_query(self, engine: Engine, sql: str, cancel: threading.Event,
                   on_started: Callable[[str], None],
-                  on_state: Callable[[str], None]) -> tuple[QueryStats, Iterator[QueryPage]]:
+                  on_state: Callable[[str], None]) -> tuple[QueryResult, Iterator[QueryPage]]:
         """Start the query as the consumer principal, wait for it, and page its results lazily.
 
         Returns the execution's statistics and an iterator of result pages that the caller
         pulls one page at a time (so 100 000 rows are never read ahead of the grid).
         """
         self._wait_warm()
-        from wizard.query import QueryResult, fill_execution, query_cost_usd
+        from wizard.query import QueryResult, fill_execution
 
         # A cancelled query must not cancel the whole engine. A Cancel cuts the current poll
         # delay short (wait() then stops the query); after that, polls until CANCELLED keep
@@ -225,9 +211,6 @@ class Backend:
         ex = runner.wait(query_id, on_state)
         result = QueryResult(query_id=query_id)
         fill_execution(result, ex)
-        stats = QueryStats(query_id, result.state, result.data_scanned_bytes, result.engine_ms,
-                           result.total_ms, query_cost_usd(result.data_scanned_bytes),
-                           result.error, result.cause, result.fix)
 
         def pages() -> Iterator[QueryPage]:
             if result.state != "SUCCEEDED":
@@ -235,7 +218,7 @@ class Backend:
             for columns, types, rows in runner.pages(query_id):
                 yield QueryPage(columns, types, rows)
 
-        return stats, pages()
+        return result, pages()
 
     def result_pages(self, engine: Engine, query_id: str) -> Iterator[QueryPage]:
         """A fresh pass over a finished query's results (CSV export reads them again)."""

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ui.backend import QueryPage, QueryStats
+from ui.backend import QueryPage
 from wizard.changes import Change, Event, Finding, Plan
 from wizard.credentials import Identity, NamedProfile
 from wizard.discovery import Function, Principal
@@ -25,6 +25,7 @@ from wizard.profile import (
     OwnerConfig,
     SetupProfile,
 )
+from wizard.query import QueryResult
 
 OWNER = "111111111111"
 CONSUMER = "222222222222"
@@ -247,7 +248,7 @@ class FakeBackend:
 
     def run_query(self, engine: Any, sql: str, cancel: threading.Event,
                   on_started: Callable[[str], None],
-                  on_state: Callable[[str], None]) -> tuple[QueryStats, Iterator[QueryPage]]:
+                  on_state: Callable[[str], None]) -> tuple[QueryResult, Iterator[QueryPage]]:
         on_started("qid-0123456789abcdef")
         on_state("QUEUED")
         state = self.query_state
@@ -256,15 +257,15 @@ class FakeBackend:
         on_state("RUNNING")
         on_state(state)
         if state == "SUCCEEDED":
-            stats = QueryStats("qid-0123456789abcdef", state, 2048, 120, 180,
-                               5.0 * 10 * 1024 * 1024 / 1024**4)
+            stats = QueryResult(query_id="qid-0123456789abcdef", state=state,
+                                data_scanned_bytes=2048, engine_ms=120, total_ms=180)
             return stats, self._pages(cancel)
         error = "SYNTAX_ERROR: line 1:15: Catalog 'nope' does not exist" \
             if state == "FAILED" else "Query cancelled"
-        stats = QueryStats("qid-0123456789abcdef", state, error=error,
-                           cause="The data catalog is not registered in the consumer account."
-                           if state == "FAILED" else "",
-                           fix="Run apply again." if state == "FAILED" else "")
+        stats = QueryResult(query_id="qid-0123456789abcdef", state=state, error=error,
+                            cause="The data catalog is not registered in the consumer account."
+                            if state == "FAILED" else "",
+                            fix="Run apply again." if state == "FAILED" else "")
         return stats, iter(())
 
     def result_pages(self, engine: Any, query_id: str) -> Iterator[QueryPage]:

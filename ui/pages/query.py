@@ -33,7 +33,7 @@ from ui.widgets.results import ResultsModel, ResultsView
 
 if TYPE_CHECKING:
     from ui.backend import QueryPage as ResultPage
-    from ui.backend import QueryStats
+    from wizard.query import QueryResult
 
 PAGE_SIZE = 1000
 
@@ -138,7 +138,7 @@ class QueryPage(BasePage):
         self._pages: Iterator[ResultPage] | None = None
         self._fetch: Any = None
         self._generation = 0
-        self._stats: QueryStats | None = None
+        self._stats: QueryResult | None = None
         self._ran_for: Any = None
         self.export_path: Path | None = None
 
@@ -260,7 +260,7 @@ class QueryPage(BasePage):
         elif kind == "stats":
             self._show_stats(data)
 
-    def _show_stats(self, stats: QueryStats) -> None:
+    def _show_stats(self, stats: QueryResult) -> None:
         self._stats = stats
         self._set_state(stats.state)
         total = stats.total_ms or stats.engine_ms
