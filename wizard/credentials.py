@@ -142,17 +142,23 @@ class NamedProfile:
     mfa: bool = False
 
 
+
+def _read_ini(path: Path) -> configparser.RawConfigParser:
+    """An AWS config or credentials file, parsed; empty when missing or malformed."""
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(path)
+    except configparser.Error:
+        pass
+    return parser
+
 def list_named_profiles() -> list[NamedProfile]:
     """The user's AWS profiles (config + credentials files), marked by kind, for pickers."""
     out: dict[str, NamedProfile] = {}
     cfg_path = Path(os.environ.get("AWS_CONFIG_FILE", "~/.aws/config")).expanduser()
     cred_path = Path(os.environ.get("AWS_SHARED_CREDENTIALS_FILE",
                                     "~/.aws/credentials")).expanduser()
-    parser = configparser.RawConfigParser()
-    try:
-        parser.read(cfg_path)
-    except configparser.Error:
-        pass
+    parser = _read_ini(cfg_path)
     for section in parser.sections():
         name = section[len("profile "):] if section.startswith("profile ") else section
         if section.startswith(("sso-session ", "services ")):
@@ -169,11 +175,7 @@ def list_named_profiles() -> list[NamedProfile]:
         else:
             kind = "other"
         out[name] = NamedProfile(name, kind, sec.get("region"), "mfa_serial" in sec)
-    creds = configparser.RawConfigParser()
-    try:
-        creds.read(cred_path)
-    except configparser.Error:
-        pass
+    creds = _read_ini(cred_path)
     for section in creds.sections():
         if section not in out:
             out[section] = NamedProfile(section, "keys")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
@@ -15,25 +16,24 @@ def _home() -> Path | None:
     return Path(value) if value else None
 
 
-def state_dir() -> Path:
+def _made(sub: str, platform_dir: Callable[[str], str]) -> Path:
+    """``$XACCT_WIZARD_HOME/<sub>`` when set, else the platform's folder; created."""
     home = _home()
-    path = home / "state" if home else Path(platformdirs.user_state_dir(APP_NAME))
+    path = home / sub if home else Path(platform_dir(APP_NAME))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def state_dir() -> Path:
+    return _made("state", platformdirs.user_state_dir)
 
 
 def config_dir() -> Path:
-    home = _home()
-    path = home / "config" if home else Path(platformdirs.user_config_dir(APP_NAME))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _made("config", platformdirs.user_config_dir)
 
 
 def log_dir() -> Path:
-    home = _home()
-    path = home / "logs" if home else Path(platformdirs.user_log_dir(APP_NAME))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _made("logs", platformdirs.user_log_dir)
 
 
 def resources_dir() -> Path:
