@@ -15,17 +15,15 @@ from wizard.sandbox.layer import ApiRequest, ApiResponse, ServiceError, query_er
 CFN_NS = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
 
 
-def _change_set(account: str, region: str, name: str, stack: str) -> Any:
+def _change_set(account: str, region: str, name: str) -> Any:
+    """The change set ExecuteChangeSet would run (moto's own lookup, by ARN or name)."""
+    from moto.cloudformation.exceptions import ValidationError
     from moto.cloudformation.models import cloudformation_backends
 
-    backend = cloudformation_backends[account][region]
-    found = backend.change_sets.get(name)  # by ARN
-    if found is None:
-        for cs in backend.change_sets.values():
-            if cs.change_set_name == name and (not stack or stack in (cs.stack_name,
-                                                                       cs.stack_id)):
-                return cs
-    return found
+    try:
+        return cloudformation_backends[account][region].describe_change_set(name)
+    except ValidationError:
+        return None
 
 
 def handle(req: ApiRequest) -> ApiResponse | None:
@@ -34,7 +32,7 @@ def handle(req: ApiRequest) -> ApiResponse | None:
     if params.get("Action") != "ExecuteChangeSet":
         return None
     name = params.get("ChangeSetName", "")
-    cs = _change_set(req.caller.account_id, req.region, name, params.get("StackName", ""))
+    cs = _change_set(req.caller.account_id, req.region, name)
     if cs is None or cs.execution_status in (None, "AVAILABLE"):
         return None  # moto answers (including its own error for an unknown change set)
     return query_error(ServiceError(
