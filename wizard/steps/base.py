@@ -91,21 +91,22 @@ class Context:
         groups: dict[str, list[Entry]] = {}
         for entry in entries:
             groups.setdefault(entry.account, []).append(entry)
-        if len(groups) <= 1:
-            return [fn(e) for group in groups.values() for e in group]
-        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(groups)),
-                                thread_name_prefix="account") as pool:
-            done = list(pool.map(lambda group: [fn(e) for e in group], groups.values()))
+        done = self._concurrently(list(groups.values()), lambda group: [fn(e) for e in group],
+                                  "account")
         return [r for results in done for r in results]
 
     def map_consumers(self, fn: Callable[[ConsumerConfig], R]) -> list[R]:
         """Run the consumer side concurrently: 20 consumers must not cost 20 times one."""
-        consumers = self.profile.consumers
-        if len(consumers) <= 1:
-            return [fn(c) for c in consumers]
-        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(consumers)),
-                                thread_name_prefix="consumer") as pool:
-            return list(pool.map(fn, consumers))
+        return self._concurrently(self.profile.consumers, fn, "consumer")
+
+    def _concurrently(self, items: list[T], fn: Callable[[T], R], name: str) -> list[R]:
+        """``fn`` of each item, in order; one item runs inline, more in up to ``max_workers``
+        threads named after ``name``."""
+        if len(items) <= 1:
+            return [fn(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(items)),
+                                thread_name_prefix=name) as pool:
+            return list(pool.map(fn, items))
 
 
 def aws_call(account: Account, service: str, operation: str, **kwargs: Any) -> Any:
