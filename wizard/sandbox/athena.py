@@ -182,6 +182,7 @@ class AthenaEmulator:
             "StopQueryExecution": self.stop_query_execution,
             "ListQueryExecutions": self.list_query_executions,
             "GetWorkGroup": self.get_work_group,
+            "ListWorkGroups": self.list_work_groups,
         }
 
     # ----------------------------------------------------------------- lifecycle
@@ -335,8 +336,8 @@ class AthenaEmulator:
 
     def list_data_catalogs(self, req: ApiRequest, body: dict[str, Any]) -> ApiResponse:
         account, region = req.caller.account_id, req.region
-        self._require(req, "athena:ListDataCatalogs",
-                      self._arn(region, account, "datacatalog", "*"))
+        # No resource type in IAM: only a statement on "*" grants it, as in AWS.
+        self._require(req, "athena:ListDataCatalogs", "*")
         summaries = [{"CatalogName": "AwsDataCatalog", "Type": "GLUE"}]
         summaries += [{"CatalogName": dc.name, "Type": dc.type}
                       for dc in list(self._backend(account, region).data_catalogs.values())]
@@ -462,13 +463,16 @@ class AthenaEmulator:
         name = str(body.get("CatalogName", ""))
         account, region = req.caller.account_id, req.region
         dc = self._find_catalog(account, region, name)
+        # AWS authorises before it looks: every catalog, moto's ones included, and a missing
+        # one tells a caller without the grant nothing.
+        self._require(req, action, self._arn(region, account, "datacatalog",
+                                             dc.name if dc is not None else name))
         if dc is None:
             if name.lower() == "awsdatacatalog":
                 return None
             raise metadata_error(f"Catalog {name} does not exist")
         if dc.type != "LAMBDA":
             return None
-        self._require(req, action, self._arn(region, account, "datacatalog", dc.name))
         try:
             conn = self.invoke_connector(req.caller, dc, region)
         except QueryError as err:
@@ -549,6 +553,11 @@ class AthenaEmulator:
         self._require(req, "athena:GetWorkGroup", self._arn(region, account, "workgroup", name))
         self._workgroup(account, region, name)
         return None  # moto renders it
+
+    def list_work_groups(self, req: ApiRequest, body: dict[str, Any]) -> ApiResponse | None:
+        """Checked here, rendered by moto: no resource type in IAM, so only "*" grants it."""
+        self._require(req, "athena:ListWorkGroups", "*")
+        return None
 
     # ----------------------------------------------------------------- queries
     def _is_ours(self, parsed: ParsedQuery | None, context: dict[str, str], account: str,
