@@ -173,6 +173,7 @@ class Sandbox:
         from wizard.sandbox import cloudformation, resource_policies, sts
         from wizard.sandbox.athena import AthenaEmulator
         from wizard.sandbox.layer import TEMPLATE_PATH, SandboxLayer
+        from wizard.sandbox.s3_access import S3Guard
         from wizard.sandbox.sar import SarEmulator
 
         if self._given_state_dir is None:
@@ -185,6 +186,7 @@ class Sandbox:
         self.athena = AthenaEmulator(self)
         self.sar = SarEmulator()
         moto_app = _cached_dispatcher(DomainDispatcherApplication)(create_backend_app)
+        moto_app = S3Guard(moto_app)  # bucket and identity policies, as S3 evaluates them
         layer = SandboxLayer(
             moto_app,
             handlers={"athena": self.athena.handle, "serverlessrepo": self.sar.handle,
