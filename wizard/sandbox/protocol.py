@@ -494,7 +494,7 @@ def _plain(value: Any) -> Any:
 def _epoch(value: Any, *, cbor: bool = False) -> Any:
     """Epoch seconds for JSON; a datetime for CBOR (written as tag 1, as Smithy wants)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return dt.datetime.fromtimestamp(value, dt.timezone.utc) if cbor else value
+        return dt.datetime.fromtimestamp(value, dt.UTC) if cbor else value
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
