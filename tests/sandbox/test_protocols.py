@@ -3,7 +3,8 @@
 botocore 1.44.18 moved Athena from ``json`` to ``rest-json`` and a fresh install broke. The
 sandbox now reads the installed botocore's service models, so these tests drive every Athena
 and Serverless Application Repository operation it emulates with real botocore clients in
-both forms (one of them built from the other, see tests/support/protocol_variants.py).
+``json``, ``rest-json`` and Smithy RPC v2 CBOR form (built from the installed model, see
+tests/support/protocol_variants.py), the protocols AWS has moved services between.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from tests.sandbox.support import (
 from tests.support.protocol_variants import client_in
 from wizard.sandbox import Sandbox, protocol
 
-FORMS = ["json", "rest-json"]
+FORMS = ["json", "rest-json", "smithy-rpc-v2-cbor"]
 # The services the sandbox answers or inspects (wizard/sandbox/server.py).
 SERVED = ["athena", "serverlessrepo", "sts", "cloudformation", "s3", "lambda"]
 
@@ -63,7 +64,8 @@ def test_both_forms_of_athena_really_differ_on_the_wire(tmp_path: Path, sandbox:
         protocol.unregister_models("athena")
     assert sent["json"]["target"] and sent["json"]["url"].endswith("/")
     assert not sent["rest-json"]["target"]
-    assert sent["rest-json"]["url"] != sent["json"]["url"]
+    assert sent["smithy-rpc-v2-cbor"]["url"].endswith("/operation/GetWorkGroup")
+    assert len({s["url"] for s in sent.values()}) == 3
 
 
 # Every operation the Athena emulator answers; the test below must drive each of them.
@@ -84,7 +86,7 @@ def _code(err: pytest.ExceptionInfo[ClientError]) -> str:
     return str(err.value.response["Error"]["Code"])
 
 
-def test_every_athena_operation_in_both_forms(form: str, accounts: Accounts, tmp_path: Path,
+def test_every_athena_operation_in_every_form(form: str, accounts: Accounts, tmp_path: Path,
                                               sandbox: Sandbox) -> None:
     setup_federation(accounts)
     owner = client_in(form, "athena", "sandbox-owner", tmp_path)
@@ -199,7 +201,7 @@ def test_an_athena_operation_the_sandbox_does_not_emulate_says_so(
     assert "does not emulate ListNamedQueries" in err.value.response["Error"]["Message"]
 
 
-def test_every_serverless_repo_operation_in_both_forms(form: str, accounts: Accounts,
+def test_every_serverless_repo_operation_in_every_form(form: str, accounts: Accounts,
                                                        tmp_path: Path) -> None:
     sar = client_in(form, "serverlessrepo", "sandbox-owner", tmp_path)
     app = sar.get_application(ApplicationId=APP_ID, SemanticVersion="2026.8.1")

@@ -7,6 +7,7 @@ client in either form:
 
 * ``json``: the same operations and shapes, every member in the JSON body, the operation in
   ``X-Amz-Target`` (as older botocore releases sent Athena calls);
+* ``smithy-rpc-v2-cbor``: the same, CBOR bodies to ``/service/<Prefix>/operation/<Op>``;
 * ``rest-json``: the installed model when it is already rest-json, otherwise one derived from
   it with a ``POST /<Operation>`` route per operation (registered with the sandbox, which
   cannot know made-up routes otherwise).
@@ -45,8 +46,13 @@ def variant_document(service: str, form: str) -> dict[str, Any]:
     if form in installed:
         meta["protocol"], meta["protocols"] = form, [form]
         return doc
-    if form == "json":
-        meta.update(protocol="json", protocols=["json"],
+    # An RPC model (and our made-up REST one) has no HTTP bindings: every member in the body.
+    for shape in doc["shapes"].values():
+        shape.pop("payload", None)
+        for member in shape.get("members", {}).values():
+            member.pop("location", None)
+    if form in ("json", "smithy-rpc-v2-cbor"):
+        meta.update(protocol=form, protocols=[form],
                     jsonVersion=meta.get("jsonVersion", "1.1"),
                     targetPrefix=meta.get("targetPrefix") or TARGET_PREFIX.get(service, service))
         return doc
@@ -54,10 +60,6 @@ def variant_document(service: str, form: str) -> dict[str, Any]:
         for name, op in doc["operations"].items():
             op["http"] = {"method": "POST", "requestUri": f"/{name}",
                           "responseCode": op.get("http", {}).get("responseCode", 200)}
-        for shape in doc["shapes"].values():
-            shape.pop("payload", None)
-            for member in shape.get("members", {}).values():
-                member.pop("location", None)
         meta.update(protocol="rest-json", protocols=["rest-json"])
         return doc
     raise ValueError(f"no {form} form of {service}")

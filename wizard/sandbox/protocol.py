@@ -121,6 +121,8 @@ class _Route:
     method: str
     pattern: re.Pattern[str]
     query_literals: dict[str, str | None]  # "?policy" -> {"policy": None}; "?list-type=2"
+    required_headers: tuple[str, ...]  # CopyObject is PutObject's route + x-amz-copy-source
+    required_query: tuple[str, ...]  # UploadPart is PutObject's route + partNumber, uploadId
     specificity: tuple[int, int, int]
 
 
@@ -187,9 +189,21 @@ class ServiceCodec:
         uri = op.http.get("requestUri", "/")
         pattern, literals, literal_chars = _compile_uri(uri)
         method = op.http.get("method", "POST").upper()
-        spec = (len(literals), sum(1 for v in literals.values() if v is not None), literal_chars)
+        headers: list[str] = []
+        query: list[str] = []
+        shape = op.input_shape
+        for name in (shape.required_members if shape is not None else []):
+            member = shape.members[name]  # type: ignore[union-attr]
+            location = member.serialization.get("location")
+            wire = member.serialization.get("name", name)
+            if location == "header":
+                headers.append(wire.lower())
+            elif location == "querystring":
+                query.append(wire)
+        spec = (len(literals) + len(headers) + len(query),
+                sum(1 for v in literals.values() if v is not None), literal_chars)
         self._routes.setdefault(method, []).append(
-            _Route(op, method, pattern, literals, spec))
+            _Route(op, method, pattern, literals, tuple(headers), tuple(query), spec))
 
     # ----------------------------------------------------------------- identify
     def match(self, req: WireRequest) -> Matched | None:
@@ -225,6 +239,9 @@ class ServiceCodec:
                 continue
             if any(key not in req.query or (value is not None and value not in req.query[key])
                    for key, value in route.query_literals.items()):
+                continue
+            if any(h not in req.headers for h in route.required_headers) or any(
+                    q not in req.query for q in route.required_query):
                 continue
             groups = _label_groups(route.operation.http.get("requestUri", "/"))
             labels = {groups[g]: unquote(v) for g, v in m.groupdict().items()}
@@ -411,7 +428,7 @@ def _from_wire(shape: Shape, value: Any, *, cbor: bool = False) -> Any:
             return value
         out: dict[str, Any] = {}
         for name, member in shape.members.items():  # type: ignore[attr-defined]
-            wire = member.serialization.get("name", name)
+            wire = member.serialization.get("name", name)  # else the member name, below
             if wire in value:
                 out[name] = _from_wire(member, value[wire], cbor=cbor)
             elif name in value:
@@ -445,7 +462,9 @@ def _to_wire(shape: Shape | None, value: Any, *, cbor: bool = False) -> Any:
             if member is None:
                 out[key] = _plain(item)  # extra fields a handler chose to send
                 continue
-            out[member.serialization.get("name", name)] = _to_wire(member, item, cbor=cbor)
+            # Smithy RPC v2 CBOR answers by member name (botocore's CBOR parser reads those).
+            wire = name if cbor else member.serialization.get("name", name)
+            out[wire] = _to_wire(member, item, cbor=cbor)
         return out
     if kind == "list" and isinstance(value, list | tuple):
         return [_to_wire(shape.member, v, cbor=cbor) for v in value]  # type: ignore[attr-defined]
@@ -473,6 +492,9 @@ def _plain(value: Any) -> Any:
 
 
 def _epoch(value: Any, *, cbor: bool = False) -> Any:
+    """Epoch seconds for JSON; a datetime for CBOR (written as tag 1, as Smithy wants)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(value, dt.UTC) if cbor else value
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
