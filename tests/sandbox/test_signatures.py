@@ -9,6 +9,7 @@ import io
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -151,3 +152,31 @@ def test_pyathena_with_a_wrong_secret_fails_to_connect_as_in_aws(sandbox: Sandbo
                             endpoint_url=sandbox.endpoint_url)
     with pytest.raises(pyathena.error.DatabaseError, match="InvalidSignatureException"):
         conn.cursor().execute("SELECT 1")
+
+
+@pytest.mark.parametrize("form", ["json", "rest-json", "smithy-rpc-v2-cbor"])
+def test_athena_refuses_bad_credentials_in_every_protocol_it_may_move_to(
+        form: str, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS moves services between protocols: the refusal must stay readable in each of them."""
+    from tests.support.protocol_variants import client_in
+    from wizard.sandbox import protocol
+
+    key, _ = _analyst_key()
+    config = tmp_path / "aws-config"
+    config.write_text(sandbox.config_file.read_text() + "\n".join([
+        "", "[profile wrong-secret]", f"aws_access_key_id = {key}",
+        "aws_secret_access_key = not-the-secret", f"region = {REGION}",
+        f"endpoint_url = {sandbox.endpoint_url}", "",
+        "[profile unknown-key]", f"aws_access_key_id = {UNKNOWN_KEY}",
+        "aws_secret_access_key = whatever", f"region = {REGION}",
+        f"endpoint_url = {sandbox.endpoint_url}", ""]))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    try:
+        wrong = client_in(form, "athena", "wrong-secret", tmp_path)
+        assert _code(wrong.list_data_catalogs) == ("InvalidSignatureException", 403)
+        unknown = client_in(form, "athena", "unknown-key", tmp_path)
+        assert _code(unknown.list_data_catalogs) == ("UnrecognizedClientException", 403)
+        good = client_in(form, "athena", "sandbox-owner", tmp_path)
+        assert "DataCatalogsSummary" in good.list_data_catalogs()
+    finally:
+        protocol.unregister_models("athena")

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from hashlib import sha256
 from typing import Any
 from urllib.parse import parse_qsl, unquote
-from xml.sax.saxutils import escape
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
@@ -41,9 +40,6 @@ S3_SIGNATURE_MISMATCH = ("The request signature we calculated does not match the
                          "provided. Check your key and signing method.")
 INVALID_TOKEN = "The security token included in the request is invalid."
 S3_UNKNOWN_KEY = "The AWS Access Key Id you provided does not exist in our records."
-_QUERY_NS = {"sts": "https://sts.amazonaws.com/doc/2011-06-15/",
-             "iam": "https://iam.amazonaws.com/doc/2010-05-08/",
-             "cloudformation": "http://cloudformation.amazonaws.com/doc/2010-05-15/"}
 
 
 @dataclass(frozen=True)
@@ -234,51 +230,47 @@ def _host_variants(environ: Mapping[str, Any]) -> list[str | None]:
 
 
 # --------------------------------------------------------------------------- errors
-def _protocol(environ: Mapping[str, Any], service: str) -> str:
-    """How the client expects errors: ``s3`` (rest-xml), ``query`` (XML) or ``json``."""
+def wire_protocol(environ: Mapping[str, Any], service: str) -> str:
+    """The protocol the client spoke, as far as errors care (see protocol.ServiceCodec)."""
+    from wizard.sandbox.protocol import RPC_CBOR_HEADER
+
     if service == "s3":
-        return "s3"
+        return "rest-xml"
+    if str(environ.get("HTTP_SMITHY_PROTOCOL", "")) == RPC_CBOR_HEADER:
+        return "smithy-rpc-v2-cbor"
     if environ.get("HTTP_X_AMZ_TARGET"):
         return "json"
     ctype = str(environ.get("CONTENT_TYPE", ""))
-    query = str(environ.get("QUERY_STRING", ""))
-    if ctype.startswith("application/x-www-form-urlencoded") or "Action=" in query:
+    if ctype.startswith("application/x-www-form-urlencoded") or \
+            "Action=" in str(environ.get("QUERY_STRING", "")):
         return "query"
-    return "json"
+    return "rest-json"
 
 
 def _reject(environ: Mapping[str, Any], signed: SignedRequest, unknown_key: bool) -> Rejection:
-    import uuid
+    """AWS's answer to bad credentials, in the protocol of the service called."""
+    from wizard.sandbox.protocol import codec_for
 
-    rid = str(uuid.uuid4())
-    protocol = _protocol(environ, signed.service)
-    if protocol == "s3":
+    proto = wire_protocol(environ, signed.service)
+    extra: dict[str, str] = {}
+    if proto == "rest-xml":
         code = "InvalidAccessKeyId" if unknown_key else "SignatureDoesNotMatch"
         message = S3_UNKNOWN_KEY if unknown_key else S3_SIGNATURE_MISMATCH
-        body = ('<?xml version="1.0" encoding="UTF-8"?>\n'
-                f"<Error><Code>{code}</Code><Message>{escape(message)}</Message>"
-                f"<AWSAccessKeyId>{escape(signed.access_key)}</AWSAccessKeyId>"
-                f"<RequestId>{rid}</RequestId><HostId>sandbox</HostId></Error>")
-        return Rejection(403, body.encode(), [("Content-Type", "application/xml"),
-                                              ("x-amz-request-id", rid)])
-    if protocol == "query":
+        extra = {"AWSAccessKeyId": signed.access_key}
+    elif proto == "query":
         code = "InvalidClientTokenId" if unknown_key else "SignatureDoesNotMatch"
         message = INVALID_TOKEN if unknown_key else SIGNATURE_MISMATCH
-        ns = _QUERY_NS.get(signed.service, f"https://{signed.service}.amazonaws.com/doc/")
-        body = (f'<ErrorResponse xmlns="{ns}"><Error><Type>Sender</Type><Code>{code}</Code>'
-                f"<Message>{escape(message)}</Message></Error><RequestId>{rid}</RequestId>"
-                "</ErrorResponse>")
-        return Rejection(403, body.encode(), [("Content-Type", "text/xml"),
-                                              ("x-amzn-RequestId", rid)])
-    import json
+    else:
+        code = "UnrecognizedClientException" if unknown_key else "InvalidSignatureException"
+        message = INVALID_TOKEN if unknown_key else SIGNATURE_MISMATCH
+    try:
+        wire = codec_for(signed.service).error(proto, code, message, 403, extra)
+    except Exception:  # a signing name without a botocore model: say it in JSON
+        import json
 
-    code = "UnrecognizedClientException" if unknown_key else "InvalidSignatureException"
-    message = INVALID_TOKEN if unknown_key else SIGNATURE_MISMATCH
-    body = json.dumps({"__type": code, "message": message}).encode()
-    ctype = ("application/x-amz-json-1.1" if environ.get("HTTP_X_AMZ_TARGET")
-             else "application/json")
-    return Rejection(403, body, [("Content-Type", ctype), ("x-amzn-ErrorType", code),
-                                 ("x-amzn-RequestId", rid)])
+        return Rejection(403, json.dumps({"__type": code, "message": message}).encode(),
+                         [("Content-Type", "application/json"), ("x-amzn-ErrorType", code)])
+    return Rejection(wire.status, wire.body, list(wire.headers))
 
 
 # --------------------------------------------------------------------------- S3's SigV2
