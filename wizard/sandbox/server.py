@@ -175,6 +175,7 @@ class Sandbox:
         from wizard.sandbox.layer import TEMPLATE_PATH, SandboxLayer, ServiceHandlers
         from wizard.sandbox.s3_access import S3Guard
         from wizard.sandbox.sar import SarEmulator
+        from wizard.sandbox.sigv4 import SignatureGuard
 
         if self._given_state_dir is None:
             self.state_dir = Path(tempfile.mkdtemp(prefix="xacct-sandbox-"))
@@ -204,10 +205,11 @@ class Sandbox:
             ],
             extra_routes={TEMPLATE_PATH: self.sar.template_document},
         )
+        app = SignatureGuard(layer)  # wrong secrets and unknown keys fail as in AWS
         if self.requested_port:
             _check_port_free(self.requested_port)
         try:
-            self._server = make_server(HOST, self.requested_port, layer, threaded=True,
+            self._server = make_server(HOST, self.requested_port, app, threaded=True,
                                        request_handler=_request_handler())
         except SystemExit:  # werkzeug exits the process when the port is taken
             raise OSError(errno.EADDRINUSE, _port_in_use(self.requested_port)) from None

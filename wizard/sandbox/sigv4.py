@@ -25,11 +25,14 @@ Unsigned requests are left alone: who may do what anonymously is the permission 
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from hashlib import sha256
 from typing import Any
 from urllib.parse import parse_qsl, unquote
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
@@ -368,3 +371,23 @@ def verify(environ: dict[str, Any]) -> Rejection | None:
         if hmac.compare_digest(expected, signed.signature):
             return None
     return _reject(environ, signed, unknown_key=False)
+
+
+class SignatureGuard:
+    """WSGI middleware in front of the sandbox layer: badly signed requests go no further.
+
+    A wrapper rather than part of :class:`~wizard.sandbox.layer.SandboxLayer`, so the layer
+    keeps serving a bare moto (tests/support/moto_accounts.py) with moto's own lenient keys.
+    """
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse
+                 ) -> Iterable[bytes]:
+        bad = verify(environ)
+        if bad is None:
+            return self.app(environ, start_response)
+        start_response(f"{bad.status} Forbidden" if bad.status == 403 else f"{bad.status} Error",
+                       [*bad.headers, ("Content-Length", str(len(bad.body)))])
+        return [bad.body]
