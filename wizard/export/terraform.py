@@ -41,7 +41,8 @@ def hcl_string(value: str, refs: dict[str, str]) -> str:
     out, last = ['"'], 0
     for m in PLACEHOLDER_RE.finditer(value):
         out.append(_escape(value[last:m.start()]))
-        out.append("${" + refs[m.group(1)] + "}")
+        ref = refs[m.group(1)]
+        out.append(_escape(json.loads(ref)) if ref.startswith('"') else "${" + ref + "}")
         last = m.end()
     out.append(_escape(value[last:]))
     out.append('"')
@@ -68,11 +69,31 @@ def hcl_value(value: Any, refs: dict[str, str], indent: int = 0) -> str:
     if isinstance(value, dict):
         if not value:
             return "{}"
-        width = max(len(json.dumps(k)) for k in value)
-        lines = [f"{pad}  {json.dumps(k):<{width}} = {hcl_value(v, refs, indent + 1)}"
-                 for k, v in value.items()]
+        lines = aligned([(json.dumps(k), hcl_value(v, refs, indent + 1))
+                         for k, v in value.items()], f"{pad}  ")
         return "{\n" + "\n".join(lines) + f"\n{pad}}}"
     raise TypeError(f"cannot write {type(value).__name__} as HCL")
+
+
+def aligned(items: list[tuple[str, str]], pad: str) -> list[str]:
+    """``name = value`` lines aligned as ``terraform fmt`` does: the ``=`` of consecutive
+    one-line arguments line up; an argument whose value spans lines stands alone."""
+    out: list[str] = []
+    group: list[tuple[str, str]] = []
+
+    def flush() -> None:
+        width = max((len(n) for n, _ in group), default=0)
+        out.extend(f"{pad}{n:<{width}} = {v}" for n, v in group)
+        group.clear()
+
+    for name, value in items:
+        if "\n" in value:
+            flush()
+            out.append(f"{pad}{name} = {value}")
+        else:
+            group.append((name, value))
+    flush()
+    return out
 
 
 def block(kind: str, labels: list[str], body: list[tuple[str, Any]] | list[str],
@@ -81,15 +102,17 @@ def block(kind: str, labels: list[str], body: list[tuple[str, Any]] | list[str],
     refs = refs or {}
     pad = "  " * indent
     head = " ".join([kind, *(json.dumps(x) for x in labels)])
-    args = [b for b in body if isinstance(b, tuple)]
-    width = max((len(n) for n, _ in args), default=0)
     lines = [f"{pad}{head} {{"]
+    run: list[tuple[str, str]] = []
     for item in body:
         if isinstance(item, tuple):
             name, value = item
-            lines.append(f"{pad}  {name:<{width}} = {hcl_value(value, refs, indent + 1)}")
-        else:
-            lines.extend(f"{pad}  {ln}" if ln else "" for ln in item.splitlines())
+            run.append((name, hcl_value(value, refs, indent + 1)))
+            continue
+        lines.extend(aligned(run, f"{pad}  "))
+        run = []
+        lines.extend(f"{pad}  {ln}" if ln else "" for ln in item.splitlines())
+    lines.extend(aligned(run, f"{pad}  "))
     lines.append(f"{pad}}}")
     return "\n".join(lines) + "\n"
 
