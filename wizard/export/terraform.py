@@ -195,10 +195,10 @@ def main_tf(m: SetupModel) -> str:
              ("tags", {"created-by": "xacct-wizard-export"}),
              "",
              "lifecycle {\n"
-             "  # The repository reports the application's capabilities back in another form\n"
-             "  # and order than they were given, so every plan shows a change that is none\n"
-             "  # (hashicorp/terraform-provider-aws, the SAR stack's perpetual capabilities\n"
-             "  # diff). The capabilities never change after creation: ignore them.\n"
+             "  # The provider reads back the capabilities CloudFormation computed for the\n"
+             "  # stack, not the ones given here, so every plan shows a change that is none\n"
+             "  # (a perpetual diff: hashicorp/terraform-provider-aws#16485). Capabilities\n"
+             "  # never change after the stack is created: ignore them.\n"
              "  ignore_changes = [capabilities]\n"
              "}"]))
         depends = ["aws_serverlessapplicationrepository_cloudformation_stack.connector"]
