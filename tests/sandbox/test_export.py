@@ -62,9 +62,11 @@ def _applied_export(sandbox: Sandbox, tmp_path: Path, fmt: str) -> Any:
                   str(sandbox.example_profile))
 
 
-def _profile_variant(sandbox: Sandbox, tmp_path: Path, **consumer: Any) -> Path:
+def _profile_variant(sandbox: Sandbox, tmp_path: Path, connector: dict[str, Any] | None = None,
+                     **consumer: Any) -> Path:
     data = yaml.safe_load(sandbox.example_profile.read_text("utf-8"))
     data["consumers"][0].update(consumer)
+    data["connector"].update(connector or {})
     path = tmp_path / "variant.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     return path
@@ -146,8 +148,15 @@ def test_cloudformation_templates_pass_cfn_lint(sandbox: Sandbox, tmp_path: Path
                             share_method="direct")
     more += export(_engine(role, tmp_path, "v2.json"), "cloudformation", tmp_path / "v2",
                    "variant.yaml").files
-    for path in [*result.files, *more]:
+    existing = _profile_variant(sandbox, tmp_path, connector={
+        "existing_function_arn": "arn:aws:lambda:us-east-1:111111111111:function:ddb"})
+    plain = export(_engine(existing, tmp_path, "v3.json"), "cloudformation", tmp_path / "v3",
+                   "variant.yaml").files
+    for path in [*result.files, *more, *plain]:
         assert _cfn_lint_errors(path) == [], path.name
+    plain_owner = yaml.safe_load(plain[0].read_text("utf-8"))
+    assert "Transform" not in plain_owner and "Connector" not in plain_owner["Resources"]
+    assert plain_owner["Parameters"]["ConnectorFunctionArn"]["Default"].endswith(":ddb")
     owner = yaml.safe_load(result.files[0].read_text("utf-8"))
     assert owner["Transform"] == "AWS::Serverless-2016-10-31"
     app = owner["Resources"]["Connector"]
@@ -230,6 +239,29 @@ def test_cloudformation_export_deploys_on_a_fresh_sandbox(sandbox: Sandbox,
 
 
 # --------------------------------------------------------------------------- CLI script
+def test_cli_script_variants_are_valid_bash(sandbox: Sandbox, tmp_path: Path) -> None:
+    variants = {
+        "created": {"principal_arn": "arn:aws:iam::222222222222:user/teams/reporting",
+                    "create_principal": True},
+        "role": {"principal_arn": "arn:aws:iam::222222222222:role/Analysts",
+                 "share_method": "direct", "query_credentials": None},
+    }
+    for name, consumer in variants.items():
+        profile = _profile_variant(sandbox, tmp_path, **consumer)
+        script = export(_engine(profile, tmp_path, f"{name}.json"), "cli", tmp_path / name,
+                        "variant.yaml").files[0]
+        proc = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+        assert proc.returncode == 0, (name, proc.stderr)
+        text = script.read_text("utf-8")
+        if name == "created":
+            assert "iam create-user" in text and "--path /teams/" in text
+            assert text.index("iam create-user") < text.index("put-bucket-policy")
+        else:
+            assert "put-role-policy --role-name \"$C1_PRINCIPAL_NAME\"" in text
+            assert "sts assume-role" not in text  # shared directly by B's admin
+            assert 'C1_QUERY_PROFILE="${C1_QUERY_PROFILE:-}"' in text
+
+
 def _aws_cli() -> str | None:
     found = shutil.which("aws")
     if found is None:
