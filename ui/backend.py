@@ -196,6 +196,14 @@ class Backend:
         return Engine(profile, on_event=on_event, hooks=list(self.hooks),
                       session_factory=self.sessions(), poll_delay=self.poll_delay)
 
+    def export(self, engine: Engine, fmt: str, out: Path, profile_name: str) -> Any:
+        """Write the setup as infrastructure as code (``wizard.export``); returns its result
+        (``files``, ``warnings``). Reads both accounts: call it from a worker."""
+        self._wait_warm()
+        from wizard.export import export
+
+        return export(engine, fmt, out, profile_name)
+
     def step_titles(self) -> list[tuple[str, str]]:
         """(id, title) of every step in runbook order, for the Apply page's checklist."""
         self._wait_warm()

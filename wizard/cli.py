@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     csub.add_parser("list", help="names of stored keys")
     cd = csub.add_parser("delete", help="delete stored keys")
     cd.add_argument("name")
+    add_export_parser(sub, aws_opts)
     return p
 
 
@@ -347,9 +348,41 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return run(getattr(args, "profile", None), sandbox=getattr(args, "sandbox", False))
 
 
+# --------------------------------------------------------------------------- export (v1.1)
+def add_export_parser(sub: Any, aws_opts: Any) -> None:
+    """``export PROFILE --format cloudformation|terraform|cli [--out DIR]`` (design.md v1.1)."""
+    from wizard.export import FORMATS
+
+    e = sub.add_parser("export", help="write the setup as CloudFormation, Terraform or an AWS "
+                                      "CLI script (reads both accounts; changes nothing)")
+    e.add_argument("profile")
+    e.add_argument("--format", required=True, choices=FORMATS)
+    e.add_argument("--out", metavar="DIR",
+                   help="folder to write into (default: ./xacct-export-FORMAT)")
+    e.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    aws_opts(e)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from wizard.export import export
+
+    engine = _engine(args, quiet=True)
+    out = Path(args.out or f"xacct-export-{args.format}")
+    result = export(engine, args.format, out, args.profile)
+    if args.json:
+        _out(result.to_json())
+    else:
+        print(f"Wrote {len(result.files)} file(s) ({args.format}):")
+        for f in result.files:
+            print(f"  {f}")
+    for w in result.warnings:
+        print(f"WARNING: {w}", file=sys.stderr)
+    return EXIT_OK
+
+
 COMMANDS = {"plan": cmd_plan, "apply": cmd_apply, "verify": cmd_verify, "destroy": cmd_destroy,
             "sandbox": cmd_sandbox, "demo": cmd_demo, "credentials": cmd_credentials,
-            "gui": cmd_gui}
+            "gui": cmd_gui, "export": cmd_export}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -359,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     if command == "gui" and not hasattr(args, "sandbox"):
         args.sandbox, args.endpoint_url, args.profile = args.top_sandbox, None, None
     try:
-        if command in ("plan", "apply", "verify", "destroy"):
+        if command in ("plan", "apply", "verify", "destroy", "export"):
             with _aws_environment(args):
                 return COMMANDS[command](args)
         if command == "gui":

@@ -474,6 +474,7 @@ class AthenaEmulator:
                                              dc.name if dc is not None else name))
         if dc is None or dc.type != "LAMBDA":
             return None
+        self._require(req, action, self._arn(region, account, "datacatalog", dc.name))
         try:
             conn = self.invoke_connector(req.caller, dc, region)
         except QueryError as err:

@@ -170,7 +170,7 @@ class Sandbox:
         )
         from werkzeug.serving import make_server
 
-        from wizard.sandbox import cloudformation, resource_policies, sts
+        from wizard.sandbox import cfn_resources, cloudformation, resource_policies, sts
         from wizard.sandbox.athena import AthenaEmulator
         from wizard.sandbox.layer import TEMPLATE_PATH, SandboxLayer, ServiceHandlers
         from wizard.sandbox.s3_access import S3Guard
@@ -186,6 +186,7 @@ class Sandbox:
 
         self.athena = AthenaEmulator(self)
         self.sar = SarEmulator()
+        cfn_resources.install()  # the resource types exported templates use
         moto_app = _cached_dispatcher(DomainDispatcherApplication)(create_backend_app)
         moto_app = S3Guard(moto_app)  # bucket and identity policies, as S3 evaluates them
         layer = SandboxLayer(
@@ -198,7 +199,10 @@ class Sandbox:
                 # The others are inspected for the checks moto skips, then moto answers.
                 ServiceHandlers("sts", {"AssumeRole": sts.assume_role}),
                 ServiceHandlers("cloudformation",
-                                {"ExecuteChangeSet": cloudformation.execute_change_set}),
+                                {"ExecuteChangeSet": cloudformation.execute_change_set,
+                                 # exported templates: the capabilities AWS asks for
+                                 "CreateStack": cfn_resources.check_capabilities,
+                                 "CreateChangeSet": cfn_resources.check_capabilities}),
                 ServiceHandlers("s3", {"PutBucketPolicy": resource_policies.put_bucket_policy}),
                 ServiceHandlers("lambda", {"AddPermission": resource_policies.add_permission},
                                 after={"AddPermission": resource_policies.after_add_permission}),
