@@ -163,10 +163,14 @@ class Execution:
 
 # --------------------------------------------------------------------------- the emulator
 class AthenaEmulator:
-    """Handles the Athena operations moto lacks; returns None for the ones moto should answer."""
+    """Answers every Athena operation the sandbox emulates (see ``operations``).
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    ``thread_prefix`` names the query threads (a test harness that is not the sandbox uses its
+    own, so the sandbox's "no thread left after stop()" check is about the sandbox alone)."""
+
+    def __init__(self, sandbox: Sandbox, thread_prefix: str = "xacct-sandbox-query") -> None:
         self.sandbox = sandbox
+        self._thread_prefix = thread_prefix
         self._created = time.time()  # when the emulated workgroups "were made"
         self._lock = threading.RLock()
         self._executions: dict[str, Execution] = {}
@@ -200,7 +204,7 @@ class AthenaEmulator:
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=4,
-                                                thread_name_prefix="xacct-sandbox-query")
+                                                thread_name_prefix=self._thread_prefix)
             return self._pool
 
     def _cancel_all(self) -> list[Future[None]]:
