@@ -9,22 +9,26 @@ One small engine function shared by ``plan`` (the connector step), the Review pa
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-
-from wizard.aws import Account
-from wizard.discovery import APPLICATION_ID, _version_key, sar_versions
 from wizard.errors import WizardError, from_exception
 
+if TYPE_CHECKING:  # boto3 only where AWS is called: the GUI renders with this module too
+    import boto3
+
+    from wizard.aws import Account
+    from wizard.changes import Change
+
+    Source = boto3.Session | Account
+
 VERSION_TAG = "serverlessrepo:semanticVersion"
-Source = boto3.Session | Account
 
 
 def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
     """Dated versions compare part by part as numbers (2026.33.1 > 2026.4.10)."""
-    return _version_key(version)
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"[.\-+]", version))
 
 
 def is_pinned(requested: str) -> bool:
@@ -105,6 +109,8 @@ def deployed_version(stack: dict[str, Any] | None) -> str | None:
 
 def offered_versions(src: Source) -> tuple[str, ...]:
     """The versions the repository lists, newest first (a withdrawn version is listed nowhere)."""
+    from wizard.discovery import APPLICATION_ID, sar_versions
+
     return tuple(sar_versions(src, APPLICATION_ID))
 
 
@@ -126,3 +132,32 @@ def version_status(src: Source, stack_name: str, requested: str = "latest") -> V
     except Exception as exc:
         raise from_exception(exc, operation="ListApplicationVersions") from exc
     return VersionStatus(deployed_version(stack), offered, requested)
+
+
+PREVIEW_SYMBOLS = {"Add": "+", "Modify": "~", "Remove": "-"}
+
+
+def lifecycle_lines(change: Change) -> list[str]:
+    """Under the connector stack's row (CLI plan and the Review page): the version drift and,
+    for an update, what CloudFormation will do to each resource (the change set's preview)."""
+    lines: list[str] = []
+    versions = change.data.get("versions")
+    if versions:
+        lines.append(f"versions: {VersionStatus.from_json(versions).summary()}")
+    if change.action == "update" and "preview" in change.data:
+        rows = change.data.get("preview")
+        if rows is None:
+            lines.append(f"preview: {change.data.get('preview_error') or 'not available'}")
+        elif not rows:
+            lines.append("preview: CloudFormation reports no resource change")
+        else:
+            lines.append("preview (CloudFormation change set):")
+            lines.extend("  " + preview_row_text(r) for r in rows)
+    return lines
+
+
+def preview_row_text(row: dict[str, Any]) -> str:
+    replace = f" replacement: {row['replacement']}" if row.get("replacement") else ""
+    causes = f" - {', '.join(row['causes'])}" if row.get("causes") else ""
+    return (f"{PREVIEW_SYMBOLS.get(row['action'], '?')} {row['action']:<6} "
+            f"{row['logical_id']} ({row['type']}){replace}{causes}")

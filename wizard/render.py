@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 from wizard.changes import Change, Event, Plan
+from wizard.connector_versions import lifecycle_lines
 from wizard.query import QueryResult
 
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "none": "="}
@@ -40,34 +41,6 @@ def changes_text(changes: Iterable[Change], *, verbose: bool = False) -> list[st
             lines.extend("      " + d for d in lifecycle_lines(c))
     return lines
 
-
-PREVIEW_SYMBOLS = {"Add": "+", "Modify": "~", "Remove": "-"}
-
-
-def lifecycle_lines(c: Change) -> list[str]:
-    """Under the connector stack's row: the version drift and, for an update, what
-    CloudFormation will do to each resource (the change set's preview)."""
-    lines: list[str] = []
-    versions = c.data.get("versions")
-    if versions:
-        from wizard.connector_versions import VersionStatus
-
-        lines.append(f"versions: {VersionStatus.from_json(versions).summary()}")
-    if c.action == "update" and "preview" in c.data:
-        rows = c.data.get("preview")
-        if rows is None:
-            lines.append(f"preview: {c.data.get('preview_error') or 'not available'}")
-        elif not rows:
-            lines.append("preview: CloudFormation reports no resource change")
-        else:
-            lines.append("preview (CloudFormation change set):")
-            for r in rows:
-                replace = (f" replacement: {r['replacement']}"
-                           if r.get("replacement") else "")
-                causes = f" - {', '.join(r['causes'])}" if r.get("causes") else ""
-                lines.append(f"  {PREVIEW_SYMBOLS.get(r['action'], '?')} {r['action']:<6} "
-                             f"{r['logical_id']} ({r['type']}){replace}{causes}")
-    return lines
 
 
 def event_line(e: Event) -> str:

@@ -70,6 +70,39 @@ def explain(exc: BaseException) -> str:
     return redact(f"Unexpected error: {type(exc).__name__}: {exc}")
 
 
+def add_lifecycle_rows(item: QTreeWidgetItem, change: Change) -> None:
+    """Under the connector stack's row: its version drift and, for an upgrade or a parameter
+    change, what CloudFormation will do to each resource (the change set's preview)."""
+    from wizard.connector_versions import PREVIEW_SYMBOLS, VersionStatus
+
+    versions = change.data.get("versions")
+    if versions:
+        status = VersionStatus.from_json(versions)
+        row = QTreeWidgetItem(["versions", "", status.summary()])
+        row.setForeground(2, tone("warn" if status.deployed_offered is False else "muted"))
+        row.setToolTip(2, "Offered: " + ", ".join(status.offered))
+        item.addChild(row)
+    if change.action != "update" or "preview" not in change.data:
+        return
+    rows = change.data.get("preview")
+    if rows is None:
+        item.addChild(QTreeWidgetItem(["preview", "", str(change.data.get("preview_error")
+                                                          or "not available")]))
+    for r in rows or []:
+        replacement = r.get("replacement")
+        what = (f"replacement: {replacement}" if replacement else r["action"].lower())
+        if r.get("causes"):
+            what += " - " + ", ".join(r["causes"])
+        row = QTreeWidgetItem([f"{PREVIEW_SYMBOLS.get(r['action'], '?')} {r['action']}",
+                               f"{r['logical_id']} ({r['type']})", what])
+        row.setForeground(0, tone({"Add": "add", "Remove": "del"}.get(r["action"], "warn")))
+        if replacement == "True":
+            row.setForeground(2, tone("del"))
+        row.setToolTip(2, what)
+        item.addChild(row)
+    item.setExpanded(True)
+
+
 class ReviewPage(BasePage):
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
@@ -187,6 +220,7 @@ class ReviewPage(BasePage):
             item.setToolTip(2, change.summary)
             item.setData(0, Qt.ItemDataRole.UserRole, change)
             parent.addChild(item)
+            add_lifecycle_rows(item, change)
             # open on the first policy that changes: that is what people need to read
             if first_doc is None and change.action != "none" and "policy" in change.kind:
                 first_doc = item
