@@ -85,14 +85,16 @@ def test_upgrade_to_the_newest_is_previewed_on_review_then_applied(
         row = stack_row(review)
         assert row.text(0) == "~ update"
         assert f"upgrade the connector from {OLD} to {NEWEST}" in row.text(2)
-        rows = children(row)
-        assert rows[0][0] == "versions"
-        assert f"deployed {OLD} (still offered), newest {NEWEST}" in rows[0][2]
-        preview = {r[1]: r for r in rows[1:]}
-        assert preview["FunctionRole (AWS::IAM::Role)"][0] == "~ Modify"
-        assert preview["FunctionRole (AWS::IAM::Role)"][2].startswith("replacement: True")
-        assert preview["ConnectorConfig (AWS::Lambda::Function)"][2].startswith(
-            "replacement: False")
+        rows = [r[0] for r in children(row)]
+        assert rows[0].startswith(f"versions: deployed {OLD} (still offered), newest {NEWEST}")
+        assert rows[1] == "preview (CloudFormation change set):"
+        assert any(r.startswith("~ Modify FunctionRole (AWS::IAM::Role) replacement: True")
+                   for r in rows)
+        assert any(r.startswith("~ Modify ConnectorConfig (AWS::Lambda::Function) "
+                                "replacement: False") for r in rows)
+        review.tree.setCurrentItem(row.child(2))  # a preview row shows its stack's change
+        assert "replacement: True" in review.diff.text.toPlainText()
+        assert f'"version": "{NEWEST}"' in review.diff.text.toPlainText()
         review.tree.scrollToItem(row)
         shot(window, "review-upgrade-preview.png")
         press_next(qtbot, window)
@@ -123,6 +125,7 @@ def test_a_broken_upgrade_is_rolled_back_from_the_apply_page(
         assert apply.rollback_upgrade.text().replace("&", "") == f"Roll back to {OLD}"
         assert deployed() == BROKEN
         shot(window, "apply-rollback-offer.png")
+        qtbot.waitUntil(lambda: not apply.busy, timeout=15000)  # the failed run has ended
         qtbot.mouseClick(apply.rollback_upgrade, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: ctx.state.applied, timeout=120000)
         assert deployed() == OLD

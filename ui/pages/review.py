@@ -72,34 +72,29 @@ def explain(exc: BaseException) -> str:
 
 def add_lifecycle_rows(item: QTreeWidgetItem, change: Change) -> None:
     """Under the connector stack's row: its version drift and, for an upgrade or a parameter
-    change, what CloudFormation will do to each resource (the change set's preview)."""
-    from wizard.connector_versions import PREVIEW_SYMBOLS, VersionStatus
+    change, what CloudFormation will do to each resource (the change set's preview). Each is
+    one line across the columns, as ``plan`` prints it."""
+    from wizard.connector_versions import VersionStatus, lifecycle_lines
 
-    versions = change.data.get("versions")
-    if versions:
-        status = VersionStatus.from_json(versions)
-        row = QTreeWidgetItem(["versions", "", status.summary()])
-        row.setForeground(2, tone("warn" if status.deployed_offered is False else "muted"))
-        row.setToolTip(2, "Offered: " + ", ".join(status.offered))
-        item.addChild(row)
-    if change.action != "update" or "preview" not in change.data:
+    lines = lifecycle_lines(change)
+    if not lines:
         return
-    rows = change.data.get("preview")
-    if rows is None:
-        item.addChild(QTreeWidgetItem(["preview", "", str(change.data.get("preview_error")
-                                                          or "not available")]))
-    for r in rows or []:
-        replacement = r.get("replacement")
-        what = (f"replacement: {replacement}" if replacement else r["action"].lower())
-        if r.get("causes"):
-            what += " - " + ", ".join(r["causes"])
-        row = QTreeWidgetItem([f"{PREVIEW_SYMBOLS.get(r['action'], '?')} {r['action']}",
-                               f"{r['logical_id']} ({r['type']})", what])
-        row.setForeground(0, tone({"Add": "add", "Remove": "del"}.get(r["action"], "warn")))
-        if replacement == "True":
-            row.setForeground(2, tone("del"))
-        row.setToolTip(2, what)
+    versions = change.data.get("versions")
+    withdrawn = bool(versions) and VersionStatus.from_json(versions).deployed_offered is False
+    for line in lines:
+        row = QTreeWidgetItem([line.strip()])
+        if line.startswith("versions"):
+            color = "warn" if withdrawn else "muted"
+        elif "replacement: True" in line:
+            color = "del"
+        elif line.lstrip().startswith(("+", "-", "~")):
+            color = {"+": "add", "-": "del"}.get(line.lstrip()[0], "warn")
+        else:
+            color = "muted"
+        row.setForeground(0, tone(color))
+        row.setToolTip(0, line.strip())
         item.addChild(row)
+        row.setFirstColumnSpanned(True)
     item.setExpanded(True)
 
 
@@ -254,7 +249,16 @@ class ReviewPage(BasePage):
 
     def _selected(self, item: QTreeWidgetItem | None, _prev: Any = None) -> None:
         change: Change | None = item.data(0, Qt.ItemDataRole.UserRole) if item else None
+        if change is None and item is not None and item.parent() is not None:
+            change = item.parent().data(0, Qt.ItemDataRole.UserRole)  # a preview row
         self.diff.show_change(change)
+        if change is not None:
+            from wizard.connector_versions import lifecycle_lines
+
+            extra = lifecycle_lines(change)
+            if extra:
+                self.diff.text.setPlainText(self.diff.text.toPlainText() + "\n\n"
+                                            + "\n".join(extra))
 
     # ---------------------------------------------------------------- navigation
     def ready(self) -> bool:

@@ -535,6 +535,14 @@ class ConnectorStep(Step):
     def _execute(self, change_set: str, waiter_name: str) -> None:
         ctx, owner, stack_name = self.ctx, self.ctx.owner, self.conn.deployed_stack_name
         seen: set[str] = set()
+        if waiter_name == "stack_update_complete":
+            # an update: the stack's history is not this run's news
+            try:
+                seen.update(e["EventId"] for e in aws_call(
+                    owner, "cloudformation", "describe_stack_events",
+                    StackName=stack_name)["StackEvents"])
+            except WizardError:
+                pass
         stream_stack_events(ctx, owner, stack_name, self.id, seen)
         _execute_once(owner, change_set, stack_name)
         wait_for_stack(ctx, owner, stack_name, waiter_name, self.id, seen)
