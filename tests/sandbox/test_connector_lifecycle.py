@@ -191,6 +191,12 @@ def test_a_withdrawn_deployed_version_is_reported_before_the_upgrade(
     engine(profile_at(sandbox, WITHDRAWN)).apply()
     sandbox.sar.withdrawn.add(WITHDRAWN)
 
+    # pinned to it, the stack just stays: nothing to deploy, nothing refused
+    pinned = engine(profile_at(sandbox, WITHDRAWN)).plan()
+    assert not pinned.blocking
+    assert stack_change(pinned).action == "none"
+    assert "no longer offered" in stack_change(pinned).summary
+
     plan = engine(profile_at(sandbox, BROKEN)).plan()
     ch = stack_change(plan)
     assert ch.to_json()["versions"]["deployed_offered"] is False

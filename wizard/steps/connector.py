@@ -260,6 +260,11 @@ class ConnectorStep(Step):
         try:
             app = self._application()
         except WizardError as exc:
+            if self._stays_withdrawn() is not None:
+                return [self.finding(
+                    "info", f"The pinned connector version {self.conn.application_version} is "
+                    "deployed and no longer offered: it stays, and a later upgrade could not "
+                    "be rolled back to it.", "", "owner")]
             return [self.finding("error", "The Serverless Application Repository application "
                                  f"AthenaDynamoDBConnector {self.conn.application_version} is not "
                                  f"reachable: {exc}",
@@ -307,7 +312,13 @@ class ConnectorStep(Step):
         if c.existing_function_arn:
             return [self.change("owner", c.existing_function_arn, "none",
                                 "use the connector that is already deployed", kind="function")]
-        app = self._application()
+        try:
+            app = self._application()
+        except WizardError:
+            stays = self._stays_withdrawn()
+            if stays is None:
+                raise
+            return [stays]
         version = app.get("Version", {}).get("SemanticVersion", "latest")
         params = self._desired_parameters(app.get("Version", {}).get("ParameterDefinitions", []))
         resource = self.resource
@@ -360,6 +371,20 @@ class ConnectorStep(Step):
                             kind="stack", version=target, parameters=params, previous=previous,
                             upgrade=moving, **info, **extra)]
 
+    def _stays_withdrawn(self) -> Change | None:
+        """A pinned version the repository withdrew, and the stack already at it: nothing to
+        deploy, so nothing to refuse (the stack stays; only a change would need the version)."""
+        requested = self.conn.application_version
+        stack = self._stack() if is_pinned(requested) else None
+        if not self._healthy(stack) or deployed_version(stack) != requested:
+            return None
+        offered = self._offered() or ()
+        status = VersionStatus(requested, offered, requested)
+        return self.change("owner", self.resource, "none",
+                           f"connector {requested} is deployed (pinned; no longer offered)",
+                           before={"version": requested}, after={"version": requested},
+                           kind="stack", versions=status.to_json())
+
     @staticmethod
     def _update_summary(versions: VersionStatus, deployed: str, target: str,
                         changed: dict[str, tuple[str | None, str]]) -> str:
@@ -382,6 +407,8 @@ class ConnectorStep(Step):
         and executes that very change set. Returns (rows, why there are none, change set)."""
         stack_name = self.conn.deployed_stack_name
         keep = bool(self.ctx.cache.get(KEEP_CHANGE_SET))
+        if keep:
+            self._delete_stale_change_sets()  # a cancelled or killed run's, never executed
         try:
             change_set = self._create_change_set(version, params, "preview" if not keep
                                                  else "apply")
