@@ -332,3 +332,17 @@ def test_killed_before_the_upgrade_executed_the_next_apply_resumes_it(
     stacks = accounts.owner.client("cloudformation").describe_stacks()["Stacks"]
     assert STACK not in {s["StackName"] for s in stacks}
 
+
+
+def test_an_upgrade_without_query_credentials_is_applied_and_said_untested(
+        sandbox: Sandbox, accounts: Accounts) -> None:
+    """apply needs no query credentials; without them the upgrade is not tested, and says so."""
+    engine(profile_at(sandbox, OLD)).apply()
+    profile = profile_at(sandbox, NEWEST)
+    profile = replace(profile, consumers=[replace(profile.consumers[0], query_credentials=None)])
+    events: list[Any] = []
+    e = Engine(profile, poll_delay=0.05, on_event=events.append)
+    e.apply()
+    assert deployed(accounts) == NEWEST
+    assert e.journal.for_step("connector")[0].data["upgrade"]["state"] == "untested"
+    assert any("not tested" in ev.message for ev in events)

@@ -585,8 +585,8 @@ class ConnectorStep(Step):
         return arn
 
     def _record(self, entry: Entry, state: str, **data: Any) -> None:
-        """The upgrade's progress in the journal (``pending`` -> ``deployed`` -> ``verified``,
-        or ``rolling-back`` -> ``rolled-back``)."""
+        """The upgrade's progress in the journal (``pending`` -> ``deployed`` -> ``verified``
+        or ``untested``, or ``rolling-back`` -> ``rolled-back``)."""
         upgrade = dict(entry.data.get("upgrade") or {})
         upgrade["state"] = state
         self.ctx.journal.done(entry, upgrade=upgrade, **data)
@@ -599,6 +599,11 @@ class ConnectorStep(Step):
         if entry.data.get("rolled_back_from") == entry.data["upgrade"].get("to"):
             cleared["rolled_back_from"] = None  # the version passed after all (pinned again)
         self._record(entry, "verified", **cleared)
+
+    def mark_untested(self) -> None:
+        entry = self.upgrade_entry()
+        if entry is not None:
+            self._record(entry, "untested")
 
     def rollback_target(self) -> tuple[str, dict[str, str]] | None:
         """The version and parameters the last upgrade replaced, when it may be returned to."""
