@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
         if name in ("apply", "destroy"):
             sp.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+        if name == "apply":
+            sp.add_argument("--rollback-on-failure", action="store_true",
+                            help="when the test query fails after a connector upgrade, return "
+                                 "to the previous version and parameters, and test again")
         if name == "verify":
             sp.add_argument("--sql", help="run this query instead of the profile's test_query")
         if name == "plan":
@@ -216,7 +220,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         if not _confirm(f"Apply {len(plan.pending)} change(s)?"):
             print("Nothing changed.", file=sys.stderr)
             return EXIT_OK
-    changes = engine.apply()
+    changes = engine.apply(rollback_on_failure=args.rollback_on_failure)
     applied = [c for c in changes if c.action != "none"]
     if args.json:
         _out({"changes": [c.to_json() for c in changes], "applied": len(applied),

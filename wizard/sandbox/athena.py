@@ -408,6 +408,7 @@ class AthenaEmulator:
             if not result.allowed:
                 raise QueryError(f"GENERIC_INTERNAL_ERROR: {result.message}")
             env = getattr(fn, "environment_vars", None) or {}
+            _check_defect(conn, env)
             conn.spill_bucket = str(env.get("spill_bucket", ""))
             conn.spill_prefix = str(env.get("spill_prefix", "athena-spill"))
             self._check_spill_bucket(conn)
@@ -1034,6 +1035,19 @@ def result_metadata(ex: Execution, result: QueryResult) -> bytes:
 
 
 # --------------------------------------------------------------------------- helpers
+def _check_defect(conn: Connector, env: dict[str, Any]) -> None:
+    """A connector release the sandbox marks broken (sar.BROKEN) fails as a Java function
+    would: the function is invoked, and throws."""
+    from wizard.sandbox.sar import DEFECT_VARIABLE
+
+    defect = env.get(DEFECT_VARIABLE)
+    if defect:
+        raise QueryError(
+            "GENERIC_USER_ERROR: Encountered an exception[java.lang.NoSuchMethodError] from "
+            f"your LambdaFunction[{conn.function_arn}] executed in context[retrieving "
+            f"meta-data] with message[{defect}]")
+
+
 def _via_athena() -> dict[str, Any]:
     """Condition keys present on calls Athena makes on the caller's behalf."""
     return {"aws:CalledVia": ["athena.amazonaws.com"],

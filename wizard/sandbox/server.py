@@ -199,10 +199,13 @@ class Sandbox:
                 # The others are inspected for the checks moto skips, then moto answers.
                 ServiceHandlers("sts", {"AssumeRole": sts.assume_role}),
                 ServiceHandlers("cloudformation",
-                                {"ExecuteChangeSet": cloudformation.execute_change_set,
+                                {"ExecuteChangeSet": cloudformation.execute_change_set_replacing,
+                                 "DescribeChangeSet": cloudformation.describe_change_set,
                                  # exported templates: the capabilities AWS asks for
                                  "CreateStack": cfn_resources.check_capabilities,
-                                 "CreateChangeSet": cfn_resources.check_capabilities}),
+                                 "CreateChangeSet": cfn_resources.check_capabilities},
+                                after={"ExecuteChangeSet":
+                                       cloudformation.after_execute_change_set}),
                 ServiceHandlers("s3", {"PutBucketPolicy": resource_policies.put_bucket_policy}),
                 ServiceHandlers("lambda", {"AddPermission": resource_policies.add_permission},
                                 after={"AddPermission": resource_policies.after_add_permission}),
