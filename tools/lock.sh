@@ -2,7 +2,7 @@
 # Refresh the dependency locks in requirements/ from pyproject.toml, with uv.
 #
 #   tools/lock.sh            newest releases that resolve, exact versions + sha256 hashes
-#   tools/lock.sh -P boto3   extra uv arguments, e.g. upgrade only boto3 (--upgrade-package)
+#   tools/lock.sh -P boto3   only boto3 to its newest release (any uv pip compile option)
 #
 # Each lock is universal (one file for Linux, macOS and Windows, Python >= 3.11) and in pip's
 # requirements format, so plain pip installs it: pip install --require-hashes -r <lock>.
@@ -26,11 +26,13 @@ if [ -z "$UV" ]; then
 fi
 echo "== $("$UV" --version)"
 
+# No arguments: every package to its newest release (--upgrade). With arguments (say
+# -P boto3), uv keeps every other pin of the existing locks.
+[ $# -eq 0 ] && set -- --upgrade
+
 compile() {  # compile <output> [uv pip compile arguments...]
   local out=$1; shift
-  # Run from the repository so the header's command is the same on every machine;
-  # --upgrade: newest releases, not whatever the previous lock held.
-  "$UV" pip compile pyproject.toml --quiet --upgrade --generate-hashes --universal \
+  "$UV" pip compile pyproject.toml --quiet --generate-hashes --universal \
     --python-version 3.11 --custom-compile-command tools/lock.sh -o "$out" "$@"
   echo "   $out: $(grep -c '^[A-Za-z0-9]' "$out") packages"
 }
