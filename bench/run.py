@@ -535,24 +535,15 @@ def put_rows(sb: Any, n: int) -> None:
     """A table of ``n`` items in the owner account, written straight into the sandbox's
     DynamoDB backend (as its seed does; 4 000 BatchWriteItem calls over HTTP would take
     minutes and measure nothing we care about)."""
-    from moto.backends import get_backend
-
+    from wizard.sandbox.ddb_items import create_table
     from wizard.sandbox.seed import OWNER_ACCOUNT, REGION
 
-    ddb = get_backend("dynamodb")[OWNER_ACCOUNT][REGION]
-    ddb.create_table(
-        BIG_TABLE,
-        schema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        throughput=None, attr=[{"AttributeName": "id", "AttributeType": "S"}],
-        global_indexes=None, indexes=None, streams=None, billing_mode="PAY_PER_REQUEST",
-        sse_specification=None, tags=[], deletion_protection_enabled=False,
-        warm_throughput=None)
     cities = ["Lisbon", "Oslo", "Lima", "Osaka", "Perth", "Quito", "Accra", "Dublin"]
-    for i in range(n):
-        ddb.put_item(BIG_TABLE, {"id": {"S": f"row-{i:06d}"}, "n": {"N": str(i)},
-                                 "city": {"S": cities[i % len(cities)]},
-                                 "score": {"N": str((i * 7919) % 1000)},
-                                 "note": {"S": f"item number {i} of the benchmark table"}})
+    create_table(OWNER_ACCOUNT, REGION, BIG_TABLE, {"id": "S"},
+                 ({"id": {"S": f"row-{i:06d}"}, "n": {"N": str(i)},
+                   "city": {"S": cities[i % len(cities)]},
+                   "score": {"N": str((i * 7919) % 1000)},
+                   "note": {"S": f"item number {i} of the benchmark table"}} for i in range(n)))
 
 
 def measure_gui_launch(report: Report, sizes: Sizes, home: Path) -> None:

@@ -3,8 +3,10 @@
 #
 #   tools/build_desktop.sh      -> dist/xacct-wizard/xacct-wizard, dist/xacct-wizard/BUILD-SIZE.txt
 #
-# Uses the project's virtual environment (.venv, or the interpreter in $PYTHON) and installs
-# the `build` extra (PyInstaller) into it when it is missing. Prints the bundle's total size,
+# Uses the project's virtual environment (.venv, or the interpreter in $PYTHON) and first
+# brings it to requirements/build.lock (the runtime and PyInstaller, exact versions and hashes;
+# nearly a no-op in a venv made from requirements/test.lock, whose pins it shares), so the
+# bundle holds the locked releases. Prints the bundle's total size,
 # its compressed size (a .tar.gz, what a download would be) and the 10 largest items, and
 # writes the same to dist/xacct-wizard/BUILD-SIZE.txt. Exits non-zero when the build fails,
 # or when the bundle is larger than $XACCT_MAX_BUNDLE_MB (unset: reported, not enforced).
@@ -15,10 +17,9 @@ PYTHON=${PYTHON:-.venv/bin/python}
 DIST=dist/xacct-wizard
 TARGET_MB=200
 
-if ! "$PYTHON" -c 'import PyInstaller' 2>/dev/null; then
-  echo "== installing the build extra (PyInstaller)"
-  "$PYTHON" -m pip install -q -e '.[build]'
-fi
+echo "== installing requirements/build.lock (the runtime and PyInstaller, locked)"
+"$PYTHON" -m pip install -q --require-hashes -r requirements/build.lock
+"$PYTHON" -m pip install -q --no-deps -e .
 echo "== PyInstaller $("$PYTHON" -m PyInstaller --version) on $("$PYTHON" -V 2>&1)"
 
 start=$(date +%s)

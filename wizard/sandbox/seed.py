@@ -125,9 +125,10 @@ def seed(consumer_accounts: list[str]) -> SeedResult:
     from moto.backends import get_backend
     from moto.core import DEFAULT_ACCOUNT_ID
 
+    from wizard.sandbox.ddb_items import create_table
+
     iam_backends = get_backend("iam")
     s3_backends = get_backend("s3")
-    ddb_backends = get_backend("dynamodb")
 
     base_iam = iam_backends[DEFAULT_ACCOUNT_ID]["aws"]
     base_key = _create_user_with_key(base_iam, DEFAULT_ACCOUNT_ID, BASE_USER)
@@ -137,20 +138,8 @@ def seed(consumer_accounts: list[str]) -> SeedResult:
     # Owner account A: admin role, the Music table, the spill bucket.
     owner_iam = iam_backends[OWNER_ACCOUNT]["aws"]
     _create_admin_role(owner_iam, DEFAULT_ACCOUNT_ID)
-    ddb = ddb_backends[OWNER_ACCOUNT][REGION]
-    ddb.create_table(
-        MUSIC_TABLE,
-        schema=[{"AttributeName": "Artist", "KeyType": "HASH"},
-                {"AttributeName": "SongTitle", "KeyType": "RANGE"}],
-        throughput=None,
-        attr=[{"AttributeName": "Artist", "AttributeType": "S"},
-              {"AttributeName": "SongTitle", "AttributeType": "S"}],
-        global_indexes=None, indexes=None, streams=None, billing_mode="PAY_PER_REQUEST",
-        sse_specification=None, tags=[], deletion_protection_enabled=False,
-        warm_throughput=None,
-    )
-    for item in music_items():
-        ddb.put_item(MUSIC_TABLE, {k: to_attribute_value(v) for k, v in item.items()})
+    create_table(OWNER_ACCOUNT, REGION, MUSIC_TABLE, {"Artist": "S", "SongTitle": "S"},
+                 ({k: to_attribute_value(v) for k, v in item.items()} for item in music_items()))
     s3_backends[OWNER_ACCOUNT]["aws"].create_bucket(spill_bucket(OWNER_ACCOUNT), REGION)
 
     # Consumer accounts B (and benchmark extras): admin role, analyst user, results bucket.
