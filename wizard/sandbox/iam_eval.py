@@ -31,10 +31,26 @@ from wizard.policy_eval import (
     wildcard_match,
 )
 
-__all__ = ["AccessResult", "Caller", "Decision", "Doc", "Outcome", "authorize",
-           "conditions_match", "denied_message", "evaluate_identity", "evaluate_resource",
-           "explain_identity", "explain_resource", "parse_document", "principal_matches",
-           "request_context", "resolve_caller", "wildcard_match"]
+__all__ = [
+    "AccessResult",
+    "Caller",
+    "Decision",
+    "Doc",
+    "Outcome",
+    "authorize",
+    "caller_for_role",
+    "conditions_match",
+    "denied_message",
+    "evaluate_identity",
+    "evaluate_resource",
+    "explain_identity",
+    "explain_resource",
+    "parse_document",
+    "principal_matches",
+    "request_context",
+    "resolve_caller",
+    "wildcard_match",
+]
 
 
 # --------------------------------------------------------------------------- moto lookup
@@ -69,6 +85,21 @@ def _boundary(iam: Any, entity: Any) -> tuple[Doc | None, str]:
     doc = _managed_document(policy) if policy is not None else None
     # A boundary that cannot be read allows nothing, as a deleted one would in AWS.
     return (doc or {"Statement": []}), f"permissions boundary {arn}"
+
+
+def caller_for_role(account: str, role_arn: str) -> Caller | None:
+    """A role acting on its own (a Lambda function's execution role), or None if unknown."""
+    from moto.iam.models import iam_backends
+
+    iam = iam_backends[account]["aws"]
+    role = next((r for r in iam.roles.values() if r.arn == role_arn), None)
+    if role is None:
+        return None
+    docs = _collect(role)
+    boundary, boundary_name = _boundary(iam, role)
+    return Caller(account, role.arn, f"arn:aws:sts::{account}:assumed-role/{role.name}/fn",
+                  "role", role.name, tuple(d for _, d in docs), boundary, "",
+                  tuple(n for n, _ in docs), boundary_name)
 
 
 def resolve_caller(access_key: str | None, region: str = "us-east-1") -> Caller:
