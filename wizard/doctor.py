@@ -197,7 +197,6 @@ class OwnerReader:
 
     def _read(self, function_arn: str) -> OwnerFacts:
         f = OwnerFacts(function_arn)
-        newest = self._pool.submit(self._newest_version)
         tables = self._pool.submit(self._sample_tables)
         ans, err = _try(lambda: self._call("lambda", "get_function", FunctionName=function_arn),
                         ("ResourceNotFoundException",))
@@ -219,7 +218,8 @@ class OwnerReader:
             self._read_kms(f)
             f.role_caller = self._role_caller(f.role_arn)
             f.deployed_version = self._deployed_version(f)
-        f.newest_version, f.version_error = newest.result()
+        if f.deployed_version:  # only a SAR deployment has a newest version to compare with
+            f.newest_version, f.version_error = self._newest_version()
         f.tables, f.upper_names, f.tables_error = tables.result()
         return f
 
@@ -731,9 +731,17 @@ class Diagnosis:
         fn = _arn_parts(facts.function_arn)[2]
         problem = ""
         if not bucket:
-            problem = ("The connector has no spill_bucket environment variable: it cannot spill "
-                       "large results.")
-        elif "*" in bucket:
+            # Not proof of failure: a connector other than the DynamoDB one may name its spill
+            # location differently, and small results never spill.
+            self.add("spill-bucket-policy", a, "", "warning",
+                     f"Function {fn} has no spill_bucket environment variable: if it is the "
+                     "DynamoDB connector, results too large for Lambda's response fail.",
+                     f"aws lambda update-function-configuration --function-name {fn} "
+                     "--environment Variables={spill_bucket=BUCKET,spill_prefix=PREFIX}")
+            for link_id, acct in (("spill-write", a), ("identity-spill", b), ("spill-kms", a)):
+                self.unknown(link_id, acct, "", "No spill bucket: see spill-bucket-policy.")
+            return
+        if "*" in bucket:
             problem = (f"The connector's spill_bucket is {bucket!r} (SpillBucket set to a "
                        "wildcard): it names no bucket the connector can write to.")
         elif facts.bucket_state == "missing":
@@ -915,13 +923,13 @@ class Diagnosis:
         sql = self.t.test_query
         if not sql:
             tables = facts.tables if facts else []
-            table = next((t for t in tables if t == t.lower()), "")
-            if not table:
+            if not tables:
                 self.unknown("test-query", b, self.t.principal_arn,
-                             "No lower-case DynamoDB table to query.")
+                             "No DynamoDB table to query (give --sql).")
                 return
+            # Athena's identifiers are lower case; the connector finds the table regardless.
             sql = DEFAULT_TEST_QUERY.replace("{catalog}", self.t.catalog_name).replace(
-                "music", table)
+                "music", tables[0].lower())
         output = self._output_location()
         runner = QueryRunner(account, catalog=self.t.catalog_name, workgroup=self.t.workgroup,
                              output=output, sleep=self.d.sleep)
