@@ -461,6 +461,9 @@ class Diagnosis:
         self.report = ConsumerReport(target.key, target.principal_arn)
         self.caller: Caller | None = None
         self.caller_error = ""
+        self.principal_missing = False
+        self.workgroup: dict[str, Any] | None = None
+        self.workgroup_error = ""
 
     def add(self, link_id: str, account: str, resource: str, status: Status, message: str,
             fix: str = "") -> Link:
@@ -487,6 +490,7 @@ class Diagnosis:
             self.caller = read_principal(t.admin, t.principal_arn)
         except WizardError as exc:
             self.caller_error = str(exc)
+            self.principal_missing = error_code(exc) == "NoSuchEntity"
         facts = facts_future.result() if facts_future else None
 
         # consumer-catalog
@@ -575,8 +579,18 @@ class Diagnosis:
             self.unknown("identity-invoke", b, p, "No function to check: see catalog-function.")
             return
         if self._principal_missing("lambda-resource-policy", a, function_arn):
-            self.unknown("identity-invoke", b, p, f"Cannot read the principal's policies: "
-                         f"{self.caller_error}")
+            if self.principal_missing:
+                kind = "role" if ":role/" in p else "user"
+                self.add("identity-invoke", b, p, "broken",
+                         f"The principal {p} does not exist in {self.t.account_id}: nobody can "
+                         "query as it.",
+                         self.fix(False, f"aws iam create-{kind} --{kind}-name "
+                                  f"{p.rsplit('/', 1)[-1]}" + (" --assume-role-policy-document "
+                                                               "file://trust.json"
+                                                               if kind == "role" else "")))
+            else:
+                self.unknown("identity-invoke", b, p, f"Cannot read the principal's policies: "
+                             f"{self.caller_error}")
             return
         assert self.caller is not None
         result = authorize(self.caller, "lambda:InvokeFunction", function_arn,
@@ -619,6 +633,21 @@ class Diagnosis:
     def _athena(self, catalog_arn: str) -> None:
         b, p = self.t.key, self.t.principal_arn
         wg_arn = f"arn:aws:athena:{self.region}:{self.t.account_id}:workgroup/{self.t.workgroup}"
+        wg, err = _try(lambda: aws_call(self.t.admin, "athena", "get_work_group",
+                                        WorkGroup=self.t.workgroup),
+                       ("InvalidRequestException", "ResourceNotFoundException"))
+        self.workgroup = (wg or {}).get("WorkGroup")
+        if err == "missing":
+            self.add("identity-athena", b, wg_arn, "broken",
+                     f"Workgroup {self.t.workgroup} does not exist in {self.t.account_id}.",
+                     f"aws athena create-work-group --name {self.t.workgroup}")
+            return
+        if self.workgroup and str(self.workgroup.get("State", "ENABLED")) == "DISABLED":
+            self.add("identity-athena", b, wg_arn, "broken",
+                     f"Workgroup {self.t.workgroup} is disabled: Athena refuses its queries.",
+                     f"aws athena update-work-group --work-group {self.t.workgroup} "
+                     "--state ENABLED")
+            return
         if self._principal_missing("identity-athena", b, wg_arn):
             return
         assert self.caller is not None
@@ -647,12 +676,13 @@ class Diagnosis:
                  f"catalog: {result.identity.describe()}.")
 
     def _output_location(self) -> str:
-        if self.t.query_results:
-            return self.t.query_results
-        ans, _ = _try(lambda: aws_call(self.t.admin, "athena", "get_work_group",
-                                       WorkGroup=self.t.workgroup))
-        conf = ((ans or {}).get("WorkGroup") or {}).get("Configuration") or {}
-        return str((conf.get("ResultConfiguration") or {}).get("OutputLocation") or "")
+        """Where Athena writes results: the workgroup's when it enforces its settings, else
+        the one the queries pass (the profile's), else the workgroup's."""
+        conf = (self.workgroup or {}).get("Configuration") or {}
+        own = str((conf.get("ResultConfiguration") or {}).get("OutputLocation") or "")
+        if own and conf.get("EnforceWorkGroupConfiguration"):
+            return own
+        return self.t.query_results or own
 
     def _results(self) -> None:
         b, p = self.t.key, self.t.principal_arn

@@ -302,3 +302,22 @@ def test_the_doctor_changes_nothing(healthy: Accounts) -> None:
     recorder = doctor.owner.recorder
     assert recorder is not None and recorder.calls
     assert [c for c in recorder.calls if is_mutating(c.operation)] == []
+
+
+def test_a_principal_that_does_not_exist_is_named(healthy: Accounts) -> None:
+    ghost = f"arn:aws:iam::{CONSUMER}:user/ghost"
+    report = diagnose(healthy, principal=ghost, query=False)
+    assert broken(report) == {"identity-invoke"}, report.to_json()
+    link = report.consumers[0].link("identity-invoke")
+    assert link is not None and "does not exist" in link.message
+
+
+def test_a_missing_workgroup_is_named(healthy: Accounts) -> None:
+    doctor = doctor_for_accounts(healthy.owner, healthy.consumer, catalog=CATALOG,
+                                 principal_arn=ANALYST_ARN, region=REGION,
+                                 query_session=healthy.analyst, sql=SQL, workgroup="nosuch",
+                                 query_results=RESULTS_URI)
+    report = doctor.run()
+    assert broken(report) == {"identity-athena"}, report.to_json()
+    assert report.consumers[0].query is not None
+    assert report.consumers[0].query.state == "FAILED"  # the sandbox agrees
