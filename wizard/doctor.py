@@ -186,10 +186,19 @@ class OwnerReader:
             return self._futures[function_arn]
 
     def _once(self, key: str, fn: Callable[[], Any]) -> Any:
+        """``fn()`` once per key whoever asks first; computed in the asking thread (never
+        queued on the pool, which may be busy with the very callers that wait)."""
         with self._lock:
-            if key not in self._shared:
-                self._shared[key] = self._pool.submit(fn)
-            fut = self._shared[key]
+            fut = self._shared.get(key)
+            mine = fut is None
+            if mine:
+                fut = self._shared[key] = Future()
+        assert fut is not None
+        if mine:
+            try:
+                fut.set_result(fn())
+            except BaseException as exc:
+                fut.set_exception(exc)
         return fut.result()
 
     def _call(self, service: str, op: str, **kw: Any) -> Any:
@@ -197,7 +206,6 @@ class OwnerReader:
 
     def _read(self, function_arn: str) -> OwnerFacts:
         f = OwnerFacts(function_arn)
-        tables = self._pool.submit(self._sample_tables)
         ans, err = _try(lambda: self._call("lambda", "get_function", FunctionName=function_arn),
                         ("ResourceNotFoundException",))
         if ans is None:
@@ -220,7 +228,7 @@ class OwnerReader:
             f.deployed_version = self._deployed_version(f)
         if f.deployed_version:  # only a SAR deployment has a newest version to compare with
             f.newest_version, f.version_error = self._newest_version()
-        f.tables, f.upper_names, f.tables_error = tables.result()
+        f.tables, f.upper_names, f.tables_error = self._sample_tables()
         return f
 
     def _read_bucket(self, f: OwnerFacts) -> None:
@@ -235,6 +243,14 @@ class OwnerReader:
         if err:
             f.bucket_state = "foreign" if ("403" in err or "Forbidden" in err
                                            or "AccessDenied" in err) else "unreadable"
+            return
+        # The owner's own bucket list says whose bucket it is (emulators ignore
+        # ExpectedBucketOwner; AWS honours both).
+        own, _ = _try(lambda: self._once("buckets", lambda: aws_call(
+            self.owner, "s3", "list_buckets")))
+        if own is not None and f.spill_bucket not in {b.get("Name") for b in
+                                                      own.get("Buckets", [])}:
+            f.bucket_state = "foreign"
             return
         f.bucket_state = "ok"
         pol, err = _try(lambda: self._call("s3", "get_bucket_policy", Bucket=f.spill_bucket),

@@ -321,3 +321,69 @@ def test_a_missing_workgroup_is_named(healthy: Accounts) -> None:
     assert broken(report) == {"identity-athena"}, report.to_json()
     assert report.consumers[0].query is not None
     assert report.consumers[0].query.state == "FAILED"  # the sandbox agrees
+
+
+def spill_bucket_elsewhere(acc: Accounts) -> None:
+    acc.consumer.client("s3").create_bucket(Bucket="spill-in-the-wrong-account")
+    set_env(acc, spill_bucket="spill-in-the-wrong-account")
+
+
+def spill_bucket_star(acc: Accounts) -> None:
+    set_env(acc, spill_bucket="*")
+
+
+def set_env(acc: Accounts, **values: str) -> None:
+    lam = acc.owner.client("lambda")
+    env = lam.get_function_configuration(FunctionName=CATALOG)["Environment"]["Variables"]
+    lam.update_function_configuration(FunctionName=CATALOG,
+                                      Environment={"Variables": {**env, **values}})
+
+
+def grant_only_with_source_account(acc: Accounts) -> None:
+    """A grant Lambda only honours for service principals: aws:SourceAccount is absent."""
+    lam = acc.owner.client("lambda")
+    lam.remove_permission(FunctionName=CATALOG, StatementId="XacctWizardInvoke")
+    lam.add_permission(FunctionName=CATALOG, StatementId="WithSource",
+                       Action="lambda:InvokeFunction", Principal=ANALYST_ARN,
+                       SourceAccount=CONSUMER)
+
+
+def connector_key_without_decrypt(acc: Accounts) -> None:
+    key = acc.owner.client("kms").create_key()["KeyMetadata"]["Arn"]  # default key policy
+    set_env(acc, kms_key_id=key)
+    put_identity(acc, [*analyst_statements(), {"Sid": "Decrypt", "Effect": "Allow",
+                                               "Action": "kms:Decrypt", "Resource": key}])
+
+
+MORE: list[tuple[str, Callable[[Accounts], None], str]] = [
+    ("spill bucket in the consumer account", spill_bucket_elsewhere, "spill-bucket-policy"),
+    ("SpillBucket of '*'", spill_bucket_star, "spill-bucket-policy"),
+    ("Lambda grant conditioned on aws:SourceAccount", grant_only_with_source_account,
+     "lambda-resource-policy"),
+    ("connector kms_key_id without decrypt grant", connector_key_without_decrypt, "spill-kms"),
+]
+
+
+@pytest.mark.parametrize(("name", "breakage", "link_id"), MORE, ids=[s[0] for s in MORE])
+def test_more_breakages_name_their_link_and_the_sandbox_agrees(
+        healthy: Accounts, name: str, breakage: Callable[[Accounts], None],
+        link_id: str) -> None:
+    breakage(healthy)
+    report = diagnose(healthy)
+    assert broken(report) == {link_id}, report.to_json()
+    assert sandbox_query(healthy.analyst) == "FAILED"
+
+
+def test_grants_through_a_group_count(healthy: Accounts) -> None:
+    iam = healthy.consumer.client("iam")
+    iam.delete_user_policy(UserName="analyst", PolicyName="XacctWizardAnalyst")
+    iam.create_group(GroupName="analysts")
+    iam.add_user_to_group(GroupName="analysts", UserName="analyst")
+    managed = iam.create_policy(PolicyName="AthenaFederation", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": analyst_statements()}))["Policy"]["Arn"]
+    iam.attach_group_policy(GroupName="analysts", PolicyArn=managed)
+    report = diagnose(healthy)
+    assert broken(report) == set(), report.to_json()
+    link = report.consumers[0].link("identity-invoke")
+    assert link is not None and "group analysts" in link.message
+    assert sandbox_query(healthy.analyst) == "SUCCEEDED"
