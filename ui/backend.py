@@ -181,6 +181,10 @@ class Backend:
         return Engine(profile, on_event=on_event, hooks=list(self.hooks),
                       mfa_prompt=self.mfa_prompt, poll_delay=self.poll_delay)
 
+    def diagnose(self, profile: SetupProfile) -> Any:
+        """The doctor's chain for every consumer of ``profile`` (a wizard.doctor.Report)."""
+        return self.engine(profile, lambda e: None).diagnose()
+
     def step_titles(self) -> list[tuple[str, str]]:
         """(id, title) of every step in runbook order, for the Apply page's checklist."""
         self._wait_warm()
