@@ -387,3 +387,19 @@ def test_grants_through_a_group_count(healthy: Accounts) -> None:
     link = report.consumers[0].link("identity-invoke")
     assert link is not None and "group analysts" in link.message
     assert sandbox_query(healthy.analyst) == "SUCCEEDED"
+
+
+@pytest.mark.parametrize("same_org", [True, False])
+def test_an_organization_wide_lambda_grant(healthy: Accounts, same_org: bool) -> None:
+    """Principal "*" limited by aws:PrincipalOrgID: holds for members of that organization."""
+    org = healthy.consumer.client("organizations").create_organization(
+        FeatureSet="ALL")["Organization"]["Id"]
+    lam = healthy.owner.client("lambda")
+    lam.remove_permission(FunctionName=CATALOG, StatementId="XacctWizardInvoke")
+    lam.add_permission(FunctionName=CATALOG, StatementId="OrgInvoke",
+                       Action="lambda:InvokeFunction", Principal="*",
+                       PrincipalOrgID=org if same_org else "o-someoneelse")
+    report = diagnose(healthy)
+    assert broken(report) == (set() if same_org else {"lambda-resource-policy"}), \
+        report.to_json()
+    assert sandbox_query(healthy.analyst) == ("SUCCEEDED" if same_org else "FAILED")

@@ -87,6 +87,18 @@ def _boundary(iam: Any, entity: Any) -> tuple[Doc | None, str]:
     return (doc or {"Statement": []}), f"permissions boundary {arn}"
 
 
+def _org_id(account: str) -> str:
+    """The organization moto says the account belongs to ("" when none): the value of
+    aws:PrincipalOrgID, which real AWS adds to every request of an organization member."""
+    try:
+        from moto.organizations.models import organizations_backends
+
+        return str(organizations_backends[account]["aws"].describe_organization()
+                   ["Organization"]["Id"])
+    except Exception:
+        return ""
+
+
 def caller_for_role(account: str, role_arn: str) -> Caller | None:
     """A role acting on its own (a Lambda function's execution role), or None if unknown."""
     from moto.iam.models import iam_backends
@@ -130,8 +142,8 @@ def resolve_caller(access_key: str | None, region: str = "us-east-1") -> Caller:
         docs = _collect(role) if role is not None else []
         boundary, boundary_name = _boundary(iam, role) if role is not None else (None, "")
         return Caller(account, key.role_arn, display, "role", role_name,
-                      tuple(d for _, d in docs), boundary, "", tuple(n for n, _ in docs),
-                      boundary_name)
+                      tuple(d for _, d in docs), boundary, _org_id(account),
+                      tuple(n for n, _ in docs), boundary_name)
     user = iam.users.get(key.user_name) if key.user_name else None
     if user is None:
         return Caller(account, root, root, "root")
@@ -140,5 +152,5 @@ def resolve_caller(access_key: str | None, region: str = "us-east-1") -> Caller:
         if any(u.name == user.name for u in group.users):
             docs.extend(_collect(group))
     return Caller(account, user.arn, user.arn, "user", user.name, tuple(d for _, d in docs),
-                  sources=tuple(n for n, _ in docs))
+                  org_id=_org_id(account), sources=tuple(n for n, _ in docs))
 
