@@ -501,6 +501,9 @@ class Diagnosis:
         catalog, err = _try(lambda: read_catalog(t.admin, t.catalog_name))
         catalog_arn = f"arn:aws:athena:{self.region}:{t.account_id}:datacatalog/{t.catalog_name}"
         function_arn = catalog_function(catalog) if catalog else None
+        if function_arn and not function_arn.startswith("arn:"):
+            # A bare name is a function of the catalog's own account and region.
+            function_arn = f"arn:aws:lambda:{self.region}:{t.account_id}:function:{function_arn}"
         facts_future = self.d.owner_reader.facts(function_arn) if function_arn else None
         try:
             self.caller = read_principal(t.admin, t.principal_arn)

@@ -403,3 +403,13 @@ def test_an_organization_wide_lambda_grant(healthy: Accounts, same_org: bool) ->
     assert broken(report) == (set() if same_org else {"lambda-resource-policy"}), \
         report.to_json()
     assert sandbox_query(healthy.analyst) == ("SUCCEEDED" if same_org else "FAILED")
+
+
+def test_a_bare_function_name_means_the_consumer_account(healthy: Accounts) -> None:
+    healthy.consumer.client("athena").update_data_catalog(
+        Name=CATALOG, Type="LAMBDA", Parameters={"function": CATALOG})
+    report = diagnose(healthy)
+    assert broken(report) == {"catalog-function"}, report.to_json()
+    link = report.consumers[0].link("catalog-function")
+    assert link is not None and CONSUMER in link.message
+    assert sandbox_query(healthy.analyst) == "FAILED"
