@@ -980,6 +980,10 @@ class Diagnosis:
             sql = DEFAULT_TEST_QUERY.replace("{catalog}", self.t.catalog_name).replace(
                 "music", tables[0].lower())
         output = self._output_location()
+        if not output:
+            self.unknown("test-query", b, sql, "Not run: no query results location is known "
+                         "(see results-location).")
+            return
         runner = QueryRunner(account, catalog=self.t.catalog_name, workgroup=self.t.workgroup,
                              output=output, sleep=self.d.sleep)
         result = runner.run(sql, max_rows=self.t.max_rows)

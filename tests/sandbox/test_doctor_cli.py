@@ -152,3 +152,14 @@ def _session(profile: str):  # type: ignore[no-untyped-def]
     from tests.sandbox.support import session
 
     return session(profile)
+
+
+def test_without_a_results_location_nothing_is_called_broken(built: Accounts, capsys) -> None:  # type: ignore[no-untyped-def]
+    argv = [a for a in ADHOC if a not in ("--query-results", RESULTS_URI)]
+    code, out, _ = run(capsys, "doctor", *argv, "--query-profile", "sandbox-analyst", "--json")
+    doc = json.loads(out)
+    check_contract(doc)
+    links = {x["id"]: x for x in doc["consumers"][0]["links"]}
+    assert links["results-location"]["status"] == "unknown"
+    assert links["test-query"]["status"] == "unknown"
+    assert code == 0
