@@ -49,6 +49,8 @@ class Backend:
     poll_delay: float = 2.0
     _warmed: threading.Event = field(default_factory=threading.Event, repr=False)
     _warming: bool = field(default=False, repr=False)
+    _pool: Any = field(default=None, repr=False)
+    _pool_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # ---------------------------------------------------------------- warm-up
     def begin_preload(self) -> None:
@@ -133,12 +135,21 @@ class Backend:
         register_secret(secret_access_key)
         register_secret(session_token)
         store_keys(name, StoredKeys(access_key_id, secret_access_key, session_token or None))
+        self.sessions().forget(CredentialRef(keyring=name))
+
+    def sessions(self) -> Any:
+        """One SessionPool for the app session: each side's credentials (and its MFA code)
+        are resolved once and shared by every page, check and engine run."""
+        with self._pool_lock:
+            if self._pool is None:
+                from wizard.session_pool import SessionPool
+
+                self._pool = SessionPool(mfa_prompt=self.mfa_prompt)
+            return self._pool
 
     def session(self, ref: CredentialRef, region: str) -> Any:
         self._wait_warm()
-        from wizard.credentials import make_session
-
-        return make_session(ref, region, mfa_prompt=self.mfa_prompt)
+        return self.sessions().session(ref, region)
 
     def check(self, ref: CredentialRef, region: str, expected: str | None,
               label: str) -> Identity:
@@ -146,7 +157,11 @@ class Backend:
         self._wait_warm()
         from wizard.credentials import check_identity
 
-        return check_identity(self.session(ref, region), expected or None, label)
+        try:
+            return check_identity(self.session(ref, region), expected or None, label)
+        except Exception:
+            self.sessions().forget(ref)  # a fixed config or a new login is read next time
+            raise
 
     # ---------------------------------------------------------------- pickers
     def sar_versions(self, ref: CredentialRef, region: str) -> list[str]:
@@ -179,7 +194,7 @@ class Backend:
         from wizard.engine import Engine
 
         return Engine(profile, on_event=on_event, hooks=list(self.hooks),
-                      mfa_prompt=self.mfa_prompt, poll_delay=self.poll_delay)
+                      session_factory=self.sessions(), poll_delay=self.poll_delay)
 
     def diagnose(self, profile: SetupProfile) -> Any:
         """The doctor's chain for every consumer of ``profile`` (a wizard.doctor.Report)."""

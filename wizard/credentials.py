@@ -235,9 +235,12 @@ def check_identity(session: boto3.Session, expected_account: str | None = None,
         ) from exc
     except (botocore.exceptions.SSOTokenLoadError, botocore.exceptions.UnauthorizedSSOTokenError,
             botocore.exceptions.TokenRetrievalError) as exc:
+        profile = getattr(session, "profile_name", None) or "NAME"
         raise CredentialsError(
-            f"The SSO login{' for ' + label if label else ''} has expired or is missing.",
-            fix="Run `aws sso login --profile NAME` and retry.",
+            f"The IAM Identity Center (SSO) login{' for ' + label if label else ''} has "
+            "expired or is missing.",
+            fix=f"Press Sign in on the Accounts page, or run `aws sso login --profile {profile}`,"
+                " then check again.",
         ) from exc
     except botocore.exceptions.BotoCoreError as exc:
         raise from_exception(exc, operation="GetCallerIdentity", account=label) from exc
@@ -247,7 +250,8 @@ def check_identity(session: boto3.Session, expected_account: str | None = None,
     if expected_account and ident.account_id != expected_account:
         raise CredentialsError(
             f"The credentials for {label or 'this side'} belong to account {ident.account_id} "
-            f"({ident.arn}), but the profile says {expected_account}.",
-            fix="Pick credentials for the declared account, or correct the account id.",
+            f"({ident.arn}), but the setup declares account {expected_account} for it.",
+            fix=f"Pick an AWS named profile or keyring entry of account {expected_account}, or "
+                "correct the account id of this side in the setup.",
         )
     return ident

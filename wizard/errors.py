@@ -211,7 +211,9 @@ KNOWN_FAILURES: list[Known] = [
     Known(
         re.compile(r"ExpiredToken|security token included in the request is expired", re.I),
         "The credentials have expired.",
-        "Log in again (e.g. `aws sso login --profile NAME`) and retry.",
+        "Sign in again (an SSO profile: Sign in on the Accounts page, or `aws sso login "
+        "--profile` with the profile's name; a role: check again, a new MFA code is asked) "
+        "and retry.",
     ),
     Known(
         re.compile(r"InvalidClientTokenId|UnrecognizedClientException|security token included "

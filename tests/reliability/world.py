@@ -30,7 +30,16 @@ import boto3
 import botocore.loaders
 import requests
 
-from tests.support.moto_accounts import CONSUMER, OWNER, REGION, RESULTS, SPILL, seed, write_config
+from tests.support.moto_accounts import (
+    CONSUMER,
+    OWNER,
+    REGION,
+    RESULTS,
+    SPILL,
+    admin_role,
+    seed,
+    write_config,
+)
 from wizard.credentials import make_session
 from wizard.engine import Engine
 from wizard.profile import (
@@ -182,6 +191,7 @@ class World:
             return False
 
     def _seed_extras(self) -> None:
+        admin_role(self.client("owner3", "iam"))
         s3 = self.client("owner", "s3")
         s3.put_bucket_policy(Bucket=SPILL, Policy=json.dumps(
             {"Version": "2012-10-17", "Statement": [THEIR_BUCKET_STATEMENT]}))

@@ -1,6 +1,9 @@
 """A plain moto server with two accounts reached by assuming roles, and the helpers the service
 tests share. This is deliberately *not* the project's sandbox: the engine must work against a
-bare emulator too (with ``existing_function_arn``, since moto has no Serverless App Repo).
+bare emulator too (with ``existing_function_arn``, since moto has no Serverless App Repo), with
+one exception: Athena. moto's Athena reads only the ``json`` protocol, and botocore 1.44.18
+moved Athena to ``rest-json``; so Athena is answered by the sandbox's protocol-proof emulator,
+which also checks the grants as AWS does (so a verify here really queries, as the analyst).
 """
 
 from __future__ import annotations
@@ -32,18 +35,40 @@ RESULTS = "consumer-results-bucket"
 CATALOG = "acct1dynamodb"
 
 
+@dataclass
+class _QuerySettings:
+    """What the Athena emulator reads of its sandbox (defaults of a real one)."""
+
+    spill_threshold_bytes: int = 6 * 1024 * 1024
+    query_latency: float = 0.0
+
+
 @contextmanager
 def moto_server_on_loopback() -> Iterator[str]:
-    """A bare moto server on a free loopback port for the block; yields its endpoint URL."""
-    from moto.server import ThreadedMotoServer
+    """A moto server (plus the sandbox's Athena) on a free loopback port for the block; yields
+    its endpoint URL."""
+    import threading
 
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    from wizard.sandbox.athena import AthenaEmulator
+    from wizard.sandbox.layer import SandboxLayer, ServiceHandlers
+
+    athena = AthenaEmulator(_QuerySettings())  # type: ignore[arg-type]
+    app = SandboxLayer(DomainDispatcherApplication(create_backend_app),
+                       [ServiceHandlers("athena", athena.operations(), answer_all=True)])
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                              daemon=True)
+    thread.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
-        server.stop()
+        athena.shutdown()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def free_port() -> int:
@@ -90,15 +115,20 @@ def seed(endpoint: str, config_file: Path) -> tuple[str, str]:
     os.environ["AWS_CONFIG_FILE"] = str(config_file)
     owner = new_session(profile_name="owner", region_name=REGION)
     consumer = new_session(profile_name="consumer", region_name=REGION)
+    for session in (owner, consumer):  # the admin role the profiles assume, as in AWS Orgs
+        admin_role(session.client("iam", endpoint_url=endpoint))
     s3 = owner.client("s3", endpoint_url=endpoint)
     s3.create_bucket(Bucket=SPILL)
     create_stub_function(owner.client("iam", endpoint_url=endpoint),
                          owner.client("lambda", endpoint_url=endpoint), CATALOG,
-                         role_name="connector-exec")
+                         role_name="connector-exec",
+                         environment={"spill_bucket": SPILL, "spill_prefix": "athena-spill"})
     ddb = owner.client("dynamodb", endpoint_url=endpoint)
     ddb.create_table(TableName="Music", BillingMode="PAY_PER_REQUEST",
                      AttributeDefinitions=[{"AttributeName": "Artist", "AttributeType": "S"}],
                      KeySchema=[{"AttributeName": "Artist", "KeyType": "HASH"}])
+    ddb.put_item(TableName="Music", Item={"Artist": {"S": "Acme Band"},
+                                          "SongTitle": {"S": "Happy Day"}})
     ciam = consumer.client("iam", endpoint_url=endpoint)
     ciam.create_user(UserName="analyst")
     key = ciam.create_access_key(UserName="analyst")["AccessKey"]
@@ -150,8 +180,23 @@ test_query: SELECT * FROM "{CATALOG}"."default"."music" LIMIT 10
 """
 
 
-def create_stub_function(iam: Any, lam: Any, name: str, *, role_name: str) -> str:
-    """A do-nothing Python Lambda function with its own execution role; returns its ARN."""
+def admin_role(iam: Any) -> None:
+    """OrganizationAccountAccessRole with AdministratorAccess, as AWS Organizations makes it."""
+    iam.create_role(RoleName="OrganizationAccountAccessRole",
+                    AssumeRolePolicyDocument=json.dumps({
+                        "Version": "2012-10-17", "Statement": [{
+                            "Effect": "Allow", "Principal": {"AWS": "*"},
+                            "Action": "sts:AssumeRole"}]}))
+    iam.put_role_policy(RoleName="OrganizationAccountAccessRole", PolicyName="admin",
+                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+                            "Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+
+
+def create_stub_function(iam: Any, lam: Any, name: str, *, role_name: str,
+                         environment: dict[str, str] | None = None) -> str:
+    """A do-nothing Python Lambda function with its own execution role; returns its ARN.
+
+    ``environment``: its variables (the connector's ``spill_bucket`` and ``spill_prefix``)."""
     import io
     import zipfile
 
@@ -162,5 +207,5 @@ def create_stub_function(iam: Any, lam: Any, name: str, *, role_name: str) -> st
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("handler.py", "def handler(event, context):\n    return {}\n")
     return lam.create_function(FunctionName=name, Runtime="python3.12", Role=role,
-                               Handler="handler.handler",
-                               Code={"ZipFile": buf.getvalue()})["FunctionArn"]
+                               Handler="handler.handler", Code={"ZipFile": buf.getvalue()},
+                               Environment={"Variables": environment or {}})["FunctionArn"]

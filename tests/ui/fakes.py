@@ -210,7 +210,7 @@ class FakeBackend:
         if expected and expected != account:
             raise CredentialsError(
                 f"The credentials for {label} belong to account {account} ({ident.arn}), but "
-                f"the profile says {expected}.")
+                f"the setup declares account {expected} for it.")
         return ident
 
     def sar_versions(self, ref: CredentialRef, region: str) -> list[str]:

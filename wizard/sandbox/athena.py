@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from wizard.sandbox.ddb_items import plain_items
 from wizard.sandbox.iam_eval import Caller, authorize, caller_for_role, parse_document
-from wizard.sandbox.layer import ApiRequest, ApiResponse, ServiceError, json11_error
+from wizard.sandbox.layer import ApiRequest, ServiceError
 from wizard.sandbox.query import (
     Column,
     ParsedQuery,
@@ -163,11 +163,12 @@ class AthenaEmulator:
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
+        self._created = time.time()  # when the emulated workgroups "were made"
         self._lock = threading.RLock()
         self._executions: dict[str, Execution] = {}
         self._tokens: dict[tuple[str, str], str] = {}
         self._pool: ThreadPoolExecutor | None = None
-        self._ops: dict[str, Callable[[ApiRequest, dict[str, Any]], ApiResponse | None]] = {
+        self._ops: dict[str, Callable[[ApiRequest, dict[str, Any]], dict[str, Any]]] = {
             "CreateDataCatalog": self.create_data_catalog,
             "GetDataCatalog": self.get_data_catalog,
             "DeleteDataCatalog": self.delete_data_catalog,
@@ -184,6 +185,10 @@ class AthenaEmulator:
             "StopQueryExecution": self.stop_query_execution,
             "ListQueryExecutions": self.list_query_executions,
             "GetWorkGroup": self.get_work_group,
+            "ListWorkGroups": self.list_work_groups,
+            "CreateWorkGroup": self.create_work_group,
+            "DeleteWorkGroup": self.delete_work_group,
+            "ListTagsForResource": self.list_tags_for_resource,
         }
 
     # ----------------------------------------------------------------- lifecycle
@@ -224,16 +229,10 @@ class AthenaEmulator:
             pool.shutdown(wait=True, cancel_futures=True)
 
     # ----------------------------------------------------------------- routing
-    def handle(self, req: ApiRequest) -> ApiResponse | None:
-        target = req.headers.get("x-amz-target", "")
-        op = target.rsplit(".", 1)[-1] if target else ""
-        fn = self._ops.get(op)
-        if fn is None:
-            return None
-        try:
-            return fn(req, req.json())
-        except ServiceError as err:
-            return json11_error(err)
+    def operations(self) -> dict[str, Callable[[ApiRequest], dict[str, Any]]]:
+        """Operation name -> handler, for the sandbox layer (which finds the operation and its
+        parameters in whatever protocol the client speaks, and writes the answer in it)."""
+        return {name: (lambda req, fn=fn: fn(req, req.params)) for name, fn in self._ops.items()}
 
     # ----------------------------------------------------------------- helpers
     @staticmethod
@@ -271,7 +270,7 @@ class AthenaEmulator:
         return out
 
     # ----------------------------------------------------------------- catalogs
-    def create_data_catalog(self, req: ApiRequest, body: dict[str, Any]) -> ApiResponse:
+    def create_data_catalog(self, req: ApiRequest, body: dict[str, Any]) -> dict[str, Any]:
         name = str(body.get("Name", ""))
         ctype = str(body.get("Type", ""))
         account, region = req.caller.account_id, req.region
@@ -296,7 +295,7 @@ class AthenaEmulator:
             dc = self._backend(account, region).create_data_catalog(
                 name=name, catalog_type=ctype, description=str(body.get("Description") or ""),
                 parameters=params, tags=body.get("Tags") or [])
-        return ApiResponse.json({"DataCatalog": self._catalog_json(dc)})
+        return {"DataCatalog": self._catalog_json(dc)}
 
     def _existing_catalog(self, req: ApiRequest, name: str, action: str) -> Any:
         account, region = req.caller.account_id, req.region
@@ -306,11 +305,11 @@ class AthenaEmulator:
             raise invalid(f"DataCatalog {name} was not found", "RESOURCE_NOT_FOUND")
         return dc
 
-    def get_data_catalog(self, req: ApiRequest, body: dict[str, Any]) -> ApiResponse:
+    def get_data_catalog(self, req: ApiRequest, body: dict[str, Any]) -> dict[str, Any]:
         dc = self._existing_catalog(req, str(body.get("Name", "")), "athena:GetDataCatalog")
-        return ApiResponse.json({"DataCatalog": self._catalog_json(dc)})
+        return {"DataCatalog": self._catalog_json(dc)}
 
-    def delete_data_catalog(self, req: ApiRequest, body: dict[str, Any]) -> ApiResponse:
+    def delete_data_catalog(self, req: ApiRequest, body: dict[str, Any]) -> dict[str, Any]:
         name = str(body.get("Name", ""))
         dc = self._existing_catalog(req, name, "athena:DeleteDataCatalog")
         backend = self._backend(req.caller.account_id, req.region)
@@ -320,9 +319,9 @@ class AthenaEmulator:
                 backend.tagger.delete_all_tags_for_resource(dc.arn)
             except Exception:
                 pass
-        return ApiResponse.json({"DataCatalog": self._catalog_json(dc, "DELETE_COMPLETE")})
+        return {"DataCatalog": self._catalog_json(dc, "DELETE_COMPLETE")}
 
-    def update_data_catalog(self, req: ApiRequest, body: dict[str, Any]) -> ApiResponse:
+    def update_data_catalog(self, req: ApiRequest, body: dict[str, Any]) -> dict[str, Any]:
         dc = self._existing_catalog(req, str(body.get("Name", "")), "athena:UpdateDataCatalog")
         ctype = str(body.get("Type") or dc.type)
         if ctype not in ("LAMBDA", "GLUE", "HIVE", "FEDERATED"):
@@ -333,16 +332,16 @@ class AthenaEmulator:
                 dc.description = str(body.get("Description") or "")
             if "Parameters" in body:
                 dc.parameters = {str(k): str(v) for k, v in (body["Parameters"] or {}).items()}
-        return ApiResponse.json({})
+        return {}
 
-    def list_data_catalogs(self, req: ApiRequest, body: dict[str, Any]) -> ApiResponse:
+    def list_data_catalogs(self, req: ApiRequest, body: dict[str, Any]) -> dict[str, Any]:
         account, region = req.caller.account_id, req.region
         self._require(req, "athena:ListDataCatalogs",
                       self._arn(region, account, "datacatalog", "*"))
         summaries = [{"CatalogName": "AwsDataCatalog", "Type": "GLUE"}]
         summaries += [{"CatalogName": dc.name, "Type": dc.type}
                       for dc in list(self._backend(account, region).data_catalogs.values())]
-        return ApiResponse.json(_page(summaries, "DataCatalogsSummary", body, 50))
+        return _page(summaries, "DataCatalogsSummary", body, 50)
 
     # ----------------------------------------------------------------- connector access
     def _connector(self, dc: Any, catalog_account: str, catalog_region: str) -> list[Connector]:
@@ -463,15 +462,16 @@ class AthenaEmulator:
     # ----------------------------------------------------------------- metadata calls
     def _lambda_catalog(self, req: ApiRequest, body: dict[str, Any], action: str
                         ) -> tuple[Any, Connector] | None:
-        """The LAMBDA catalog a metadata call names, after the connector checks; None: moto's."""
+        """The LAMBDA catalog a metadata call names, after the connector checks; None: a
+        catalog of another type (AwsDataCatalog, GLUE, HIVE), whose databases are moto's."""
         name = str(body.get("CatalogName", ""))
         account, region = req.caller.account_id, req.region
         dc = self._find_catalog(account, region, name)
-        if dc is None:
-            if name.lower() == "awsdatacatalog":
-                return None
+        if dc is None and name.lower() != "awsdatacatalog":
             raise metadata_error(f"Catalog {name} does not exist")
-        if dc.type != "LAMBDA":
+        self._require(req, action, self._arn(region, account, "datacatalog",
+                                             dc.name if dc is not None else name))
+        if dc is None or dc.type != "LAMBDA":
             return None
         self._require(req, action, self._arn(region, account, "datacatalog", dc.name))
         try:
@@ -480,20 +480,38 @@ class AthenaEmulator:
             raise metadata_error(err.message) from None
         return dc, conn
 
-    def list_databases(self, req: ApiRequest, body: dict[str, Any]) -> ApiResponse | None:
+    def list_databases(self, req: ApiRequest, body: dict[str, Any]) -> dict[str, Any]:
         found = self._lambda_catalog(req, body, "athena:ListDatabases")
         if found is None:
-            return None
-        return ApiResponse.json(_page([{"Name": "default"}], "DatabaseList", body, 50))
+            return _page(self._other_databases(req, body), "DatabaseList", body, 50)
+        return _page([{"Name": "default"}], "DatabaseList", body, 50)
 
-    def get_database(self, req: ApiRequest, body: dict[str, Any]) -> ApiResponse | None:
+    def get_database(self, req: ApiRequest, body: dict[str, Any]) -> dict[str, Any]:
         found = self._lambda_catalog(req, body, "athena:GetDatabase")
-        if found is None:
-            return None
         db = str(body.get("DatabaseName", ""))
+        if found is None:
+            match = [d for d in self._other_databases(req, body) if d["Name"] == db.lower()]
+            if not match:
+                raise metadata_error(f"Database {db} not found.")
+            return {"Database": match[0]}
         if db.lower() != "default":
             raise metadata_error(f"Database {db} not found.")
-        return ApiResponse.json({"Database": {"Name": "default"}})
+        return {"Database": {"Name": "default"}}
+
+    def _other_databases(self, req: ApiRequest, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """Databases of a non-LAMBDA catalog: the ones DDL created in moto's Athena backend."""
+        name = str(body.get("CatalogName", ""))
+        backend = self._backend(req.caller.account_id, req.region)
+        out = []
+        for (catalog, _), db in sorted(backend.databases.items()):
+            if catalog.lower() == name.lower():
+                entry: dict[str, Any] = {"Name": db.name}
+                if getattr(db, "description", None):
+                    entry["Description"] = db.description
+                if getattr(db, "parameters", None):
+                    entry["Parameters"] = dict(db.parameters)
+                out.append(entry)
+        return out
 
     @staticmethod
     def _table_json(loaded: LoadedTable) -> dict[str, Any]:
@@ -509,19 +527,21 @@ class AthenaEmulator:
     def _default_database(self, req: ApiRequest, body: dict[str, Any],
                           action: str) -> Connector | None:
         """The connector behind a LAMBDA catalog whose only database, ``default``, is named
-        (None: not a LAMBDA catalog, moto answers)."""
+        (None: another type of catalog; the sandbox has no Glue tables)."""
         found = self._lambda_catalog(req, body, action)
-        if found is None:
-            return None
         db = str(body.get("DatabaseName", ""))
+        if found is None:
+            if not any(d["Name"] == db.lower() for d in self._other_databases(req, body)):
+                raise metadata_error(f"Database {db} not found.")
+            return None
         if db.lower() != "default":
             raise metadata_error(f"Database {db} not found.")
         return found[1]
 
-    def list_table_metadata(self, req: ApiRequest, body: dict[str, Any]) -> ApiResponse | None:
+    def list_table_metadata(self, req: ApiRequest, body: dict[str, Any]) -> dict[str, Any]:
         conn = self._default_database(req, body, "athena:ListTableMetadata")
         if conn is None:
-            return None
+            return {"TableMetadataList": []}
         expression = body.get("Expression")
         pattern = None
         if expression:
@@ -529,17 +549,17 @@ class AthenaEmulator:
         tables = sorted(self._ddb(conn).tables.values(), key=lambda t: t.name.lower())
         out = [self._table_json(self.load_table(t)) for t in tables
                if pattern is None or pattern.fullmatch(t.name.lower())]
-        return ApiResponse.json(_page(out, "TableMetadataList", body, 50))
+        return _page(out, "TableMetadataList", body, 50)
 
-    def get_table_metadata(self, req: ApiRequest, body: dict[str, Any]) -> ApiResponse | None:
+    def get_table_metadata(self, req: ApiRequest, body: dict[str, Any]) -> dict[str, Any]:
         conn = self._default_database(req, body, "athena:GetTableMetadata")
         if conn is None:
-            return None
+            raise metadata_error(f"Table {body.get('TableName', '')} not found.")
         try:
             table = self.resolve_table(conn, str(body.get("TableName", "")).lower())
         except QueryError as err:
             raise metadata_error(err.message) from None
-        return ApiResponse.json({"TableMetadata": self._table_json(self.load_table(table))})
+        return {"TableMetadata": self._table_json(self.load_table(table))}
 
     # ----------------------------------------------------------------- workgroups
     def _workgroup(self, account: str, region: str, name: str) -> Any:
@@ -548,12 +568,56 @@ class AthenaEmulator:
             raise invalid(f"WorkGroup {name} is not found.", "RESOURCE_NOT_FOUND")
         return wg
 
-    def get_work_group(self, req: ApiRequest, body: dict[str, Any]) -> ApiResponse | None:
+    def get_work_group(self, req: ApiRequest, body: dict[str, Any]) -> dict[str, Any]:
         name = str(body.get("WorkGroup", ""))
         account, region = req.caller.account_id, req.region
         self._require(req, "athena:GetWorkGroup", self._arn(region, account, "workgroup", name))
+        wg = self._workgroup(account, region, name)
+        return {"WorkGroup": {"Name": wg.name, "State": wg.state,
+                              "Configuration": wg.configuration,
+                              "Description": wg.description or "",
+                              "CreationTime": self._created}}
+
+    def list_work_groups(self, req: ApiRequest, body: dict[str, Any]) -> dict[str, Any]:
+        account, region = req.caller.account_id, req.region
+        # ListWorkGroups has no resource type: only "*" can grant it.
+        self._require(req, "athena:ListWorkGroups", "*")
+        groups = [{"Name": wg.name, "State": wg.state, "Description": wg.description or "",
+                   "CreationTime": self._created,
+                   "EngineVersion": wg.configuration.get("EngineVersion")}
+                  for wg in list(self._backend(account, region).work_groups.values())]
+        return _page(groups, "WorkGroups", body, 50)
+
+    def create_work_group(self, req: ApiRequest, body: dict[str, Any]) -> dict[str, Any]:
+        name = str(body.get("Name", ""))
+        account, region = req.caller.account_id, req.region
+        self._require(req, "athena:CreateWorkGroup",
+                      self._arn(region, account, "workgroup", name))
+        with self._lock:
+            created = self._backend(account, region).create_work_group(
+                name=name, configuration=dict(body.get("Configuration") or {}),
+                description=str(body.get("Description") or ""), tags=body.get("Tags") or [])
+        if created is None:
+            raise invalid(f"WorkGroup {name} is already created", "ALREADY_EXISTS")
+        return {}
+
+    def delete_work_group(self, req: ApiRequest, body: dict[str, Any]) -> dict[str, Any]:
+        name = str(body.get("WorkGroup", ""))
+        account, region = req.caller.account_id, req.region
+        self._require(req, "athena:DeleteWorkGroup",
+                      self._arn(region, account, "workgroup", name))
+        if name == "primary":
+            raise invalid("The primary workgroup cannot be deleted")
         self._workgroup(account, region, name)
-        return None  # moto renders it
+        with self._lock:
+            self._backend(account, region).delete_work_group(name)
+        return {}
+
+    def list_tags_for_resource(self, req: ApiRequest, body: dict[str, Any]) -> dict[str, Any]:
+        arn = str(body.get("ResourceARN", ""))
+        self._require(req, "athena:ListTagsForResource", arn)
+        backend = self._backend(req.caller.account_id, req.region)
+        return {"Tags": backend.tagger.list_tags_for_resource(arn).get("Tags", [])}
 
     # ----------------------------------------------------------------- queries
     def _is_ours(self, parsed: ParsedQuery | None, context: dict[str, str], account: str,
@@ -580,7 +644,7 @@ class AthenaEmulator:
         return False
 
     def start_query_execution(self, req: ApiRequest, body: dict[str, Any]
-                              ) -> ApiResponse | None:
+                              ) -> dict[str, Any]:
         from wizard.sandbox.query import parse
 
         caller = req.caller
@@ -599,7 +663,7 @@ class AthenaEmulator:
             with self._lock:
                 existing = self._tokens.get((account, str(token)))
             if existing:
-                return ApiResponse.json({"QueryExecutionId": existing})
+                return {"QueryExecutionId": existing}
         context = {k: str(v) for k, v in (body.get("QueryExecutionContext") or {}).items()
                    if k in ("Catalog", "Database") and v}
         try:
@@ -609,7 +673,16 @@ class AthenaEmulator:
         except QueryError as err:
             parsed, parse_error = None, err
         if not self._is_ours(parsed, context, account, region):
-            return None  # plain Glue/AwsDataCatalog work: moto's
+            # DDL and Glue-catalog statements: moto's backend records them (CREATE DATABASE
+            # makes a database) and "runs" them without data, as plain moto would.
+            qid = self._backend(account, region).start_query_execution(
+                query=sql, context=body.get("QueryExecutionContext") or {},
+                config=dict(body.get("ResultConfiguration") or {}), workgroup=wg_name,
+                execution_parameters=body.get("ExecutionParameters"))
+            if token:
+                with self._lock:
+                    self._tokens[(account, str(token))] = qid
+            return {"QueryExecutionId": qid}
         output = ((body.get("ResultConfiguration") or {}).get("OutputLocation")
                   or (wg.configuration.get("ResultConfiguration") or {}).get("OutputLocation"))
         if not output:
@@ -624,10 +697,11 @@ class AthenaEmulator:
             if token:
                 self._tokens[(account, str(token))] = qid
         ex.future = self._executor().submit(self._run, ex, parsed, parse_error)
-        return ApiResponse.json({"QueryExecutionId": qid})
+        return {"QueryExecutionId": qid}
 
     def _own_execution(self, req: ApiRequest, qid: str, action: str) -> Execution | None:
-        """Our execution by id (None: maybe moto's); checks the caller may see it."""
+        """Our execution by id (None: moto's, see _moto_execution); checks the caller may
+        see it."""
         with self._lock:
             ex = self._executions.get(qid)
         account, region = req.caller.account_id, req.region
@@ -640,15 +714,32 @@ class AthenaEmulator:
         self._require(req, action, self._arn(region, account, "workgroup", ex.workgroup))
         return ex
 
-    def get_query_execution(self, req: ApiRequest, body: dict[str, Any]) -> ApiResponse | None:
+    def get_query_execution(self, req: ApiRequest, body: dict[str, Any]) -> dict[str, Any]:
         ex = self._own_execution(req, str(body.get("QueryExecutionId", "")),
                                  "athena:GetQueryExecution")
         if ex is None:
-            return None
+            return {"QueryExecution": self._moto_execution(req, body)}
         with self._lock:
-            return ApiResponse.json({"QueryExecution": ex.to_json()})
+            return {"QueryExecution": ex.to_json()}
 
-    def batch_get_query_execution(self, req: ApiRequest, body: dict[str, Any]) -> ApiResponse:
+    def _moto_execution(self, req: ApiRequest, body: dict[str, Any]) -> dict[str, Any]:
+        """A DDL/Glue execution that moto's backend holds, as GetQueryExecution shows it."""
+        qid = str(body.get("QueryExecutionId", ""))
+        ex = self._backend(req.caller.account_id, req.region).get_query_execution(qid)
+        return {
+            "QueryExecutionId": ex.id,
+            "Query": ex.query,
+            "StatementType": "DDL",
+            "ResultConfiguration": dict(ex.config or {}),
+            "QueryExecutionContext": dict(ex.context or {}),
+            "Status": {"State": ex.status, "SubmissionDateTime": ex.start_time,
+                       "CompletionDateTime": ex.end_time},
+            "Statistics": {"EngineExecutionTimeInMillis": 0, "DataScannedInBytes": 0,
+                           "TotalExecutionTimeInMillis": 0},
+            "WorkGroup": ex.workgroup.name if ex.workgroup is not None else "primary",
+        }
+
+    def batch_get_query_execution(self, req: ApiRequest, body: dict[str, Any]) -> dict[str, Any]:
         found, missing = [], []
         for qid in body.get("QueryExecutionIds") or []:
             with self._lock:
@@ -661,10 +752,9 @@ class AthenaEmulator:
                           self._arn(req.region, ex.account_id, "workgroup", ex.workgroup))
             with self._lock:
                 found.append(ex.to_json())
-        return ApiResponse.json({"QueryExecutions": found,
-                                 "UnprocessedQueryExecutionIds": missing})
+        return {"QueryExecutions": found, "UnprocessedQueryExecutionIds": missing}
 
-    def list_query_executions(self, req: ApiRequest, body: dict[str, Any]) -> ApiResponse:
+    def list_query_executions(self, req: ApiRequest, body: dict[str, Any]) -> dict[str, Any]:
         """Ours and moto's, newest first (moto alone would not know the federated ones)."""
         account, region = req.caller.account_id, req.region
         wg_name = str(body.get("WorkGroup") or "primary")
@@ -678,26 +768,32 @@ class AthenaEmulator:
         theirs = [(getattr(ex, "start_time", 0.0), qid) for qid, ex in
                   self._backend(account, region).list_query_executions(wg_name).items()]
         ids = [qid for _, qid in sorted(ours + theirs, reverse=True)]
-        return ApiResponse.json(_page(ids, "QueryExecutionIds", body, 50))
+        return _page(ids, "QueryExecutionIds", body, 50)
 
-    def stop_query_execution(self, req: ApiRequest, body: dict[str, Any]) -> ApiResponse | None:
+    def stop_query_execution(self, req: ApiRequest, body: dict[str, Any]) -> dict[str, Any]:
         ex = self._own_execution(req, str(body.get("QueryExecutionId", "")),
                                  "athena:StopQueryExecution")
         if ex is None:
-            return None
+            self._backend(req.caller.account_id, req.region).stop_query_execution(
+                str(body.get("QueryExecutionId", "")))
+            return {}
         with self._lock:
             if ex.state in ("QUEUED", "RUNNING"):
                 ex.runner.cancel()
                 ex.state = "CANCELLED"
                 ex.reason = "Query cancelled by user"
                 ex.completed = time.time()
-        return ApiResponse.json({})
+        return {}
 
-    def get_query_results(self, req: ApiRequest, body: dict[str, Any]) -> ApiResponse | None:
+    def get_query_results(self, req: ApiRequest, body: dict[str, Any]) -> dict[str, Any]:
         ex = self._own_execution(req, str(body.get("QueryExecutionId", "")),
                                  "athena:GetQueryResults")
         if ex is None:
-            return None
+            results = self._backend(req.caller.account_id, req.region).get_query_results(
+                str(body.get("QueryExecutionId", "")))
+            return {"ResultSet": {"Rows": results.rows,
+                                  "ResultSetMetadata": {"ColumnInfo": results.column_info}},
+                    "UpdateCount": 0}
         with self._lock:
             state, reason, result = ex.state, ex.reason, ex.result
         if state in ("QUEUED", "RUNNING"):
@@ -735,7 +831,7 @@ class AthenaEmulator:
         }
         if end < total:
             out["NextToken"] = f"{ex.id}:{end}"
-        return ApiResponse.json(out)
+        return out
 
     # ----------------------------------------------------------------- the worker
     def _finish(self, ex: Execution, state: str, reason: str = "", category: int = 0) -> None:

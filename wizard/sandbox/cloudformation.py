@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wizard.sandbox.layer import ApiRequest, ApiResponse, ServiceError, query_error
-
-CFN_NS = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
+from wizard.sandbox.layer import ApiRequest, ServiceError
 
 
 def _change_set(account: str, region: str, name: str) -> Any:
@@ -26,16 +24,13 @@ def _change_set(account: str, region: str, name: str) -> Any:
         return None
 
 
-def handle(req: ApiRequest) -> ApiResponse | None:
-    """Refuse to execute a change set that is not AVAILABLE; everything else goes to moto."""
-    params = req.form()
-    if params.get("Action") != "ExecuteChangeSet":
-        return None
-    name = params.get("ChangeSetName", "")
+def execute_change_set(req: ApiRequest) -> None:
+    """Refuse to execute a change set that is not AVAILABLE; moto executes the others."""
+    name = str(req.params.get("ChangeSetName", ""))
     cs = _change_set(req.caller.account_id, req.region, name)
     if cs is None or cs.execution_status in (None, "AVAILABLE"):
         return None  # moto answers (including its own error for an unknown change set)
-    return query_error(ServiceError(
+    raise ServiceError(
         "InvalidChangeSetStatus",
         f"ChangeSet [{cs.change_set_id}] cannot be executed in its current status of "
-        f"[{cs.execution_status}]", status=400), CFN_NS)
+        f"[{cs.execution_status}]", status=400)

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import unquote
 
 from wizard.sandbox.iam_eval import parse_document
-from wizard.sandbox.layer import ApiRequest, ApiResponse, ServiceError, rest_json_error
+from wizard.sandbox.layer import ApiRequest, ServiceError
 
 _IAM_ARN_RE = re.compile(r"^arn:aws[\w-]*:(iam|sts)::(\d{12}):(user|role|assumed-role)/(.+)$")
-_LAMBDA_POLICY_PATH = re.compile(r"^/\d{4}-\d{2}-\d{2}/functions/([^/]+)/policy/?$")
 
 
 def principal_exists(entry: str) -> bool:
@@ -50,14 +48,11 @@ def _aws_principals(principal: Any) -> list[str]:
 
 
 # --------------------------------------------------------------------------- S3
-def s3_wants(environ: dict[str, Any]) -> bool:
-    """Only PutBucketPolicy is inspected (never read an object upload's body)."""
-    return environ.get("REQUEST_METHOD") == "PUT" and \
-        "policy" in environ.get("QUERY_STRING", "").split("&")
-
-
-def handle_s3(req: ApiRequest) -> ApiResponse | None:
-    doc = parse_document(req.body.decode("utf-8", "replace"))
+def put_bucket_policy(req: ApiRequest) -> None:
+    """MalformedPolicy for a principal that does not exist; moto stores the others."""
+    policy = req.params.get("Policy", "")
+    doc = parse_document(policy.decode("utf-8", "replace") if isinstance(policy, bytes)
+                         else str(policy))
     if doc is None:
         return None  # moto answers malformed JSON
     statements = doc.get("Statement", [])
@@ -67,19 +62,11 @@ def handle_s3(req: ApiRequest) -> ApiResponse | None:
         for entry in _aws_principals(st.get("Principal")) + _aws_principals(
                 st.get("NotPrincipal")):
             if not principal_exists(entry):
-                body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>MalformedPolicy"
-                        "</Code><Message>Invalid principal in policy</Message><RequestId>"
-                        "SANDBOX</RequestId><HostId>sandbox</HostId></Error>")
-                return ApiResponse(400, body.encode(), [("Content-Type", "application/xml")])
+                raise ServiceError("MalformedPolicy", "Invalid principal in policy", 400)
     return None
 
 
 # --------------------------------------------------------------------------- Lambda
-def lambda_wants(environ: dict[str, Any]) -> bool:
-    return environ.get("REQUEST_METHOD") == "POST" and \
-        _LAMBDA_POLICY_PATH.match(environ.get("PATH_INFO", "")) is not None
-
-
 def _function(req: ApiRequest, name_or_arn: str) -> Any:
     from moto.backends import get_backend
 
@@ -90,38 +77,29 @@ def _function(req: ApiRequest, name_or_arn: str) -> Any:
         return None
 
 
-def handle_lambda(req: ApiRequest) -> ApiResponse | None:
-    m = _LAMBDA_POLICY_PATH.match(req.path)
-    if not m:
-        return None
-    try:
-        body = req.json()
-    except ValueError:
-        return None
-    fn = _function(req, unquote(m.group(1)))
+def add_permission(req: ApiRequest) -> None:
+    """AWS's checks on AddPermission (principal exists, StatementId unused); moto adds it."""
+    fn = _function(req, str(req.params.get("FunctionName", "")))
     if fn is None:
         return None  # moto's ResourceNotFoundException
-    principal = str(body.get("Principal", ""))
+    principal = str(req.params.get("Principal", ""))
     if not principal_exists(principal):
-        return rest_json_error(ServiceError(
+        raise ServiceError(
             "InvalidParameterValueException",
             "The provided principal was invalid. Please check the principal and try again.",
-            extra={"Type": "User"}))
-    sid = body.get("StatementId")
+            extra={"Type": "User"})
+    sid = req.params.get("StatementId")
     if sid and any(st.get("Sid") == sid for st in fn.policy.statements):
-        return rest_json_error(ServiceError(
+        raise ServiceError(
             "ResourceConflictException",
             f"The statement id ({sid}) provided already exists. Please provide a new statement "
-            "id, or remove the existing statement.", status=409, extra={"Type": "User"}))
+            "id, or remove the existing statement.", status=409, extra={"Type": "User"})
     return None
 
 
-def after_lambda(req: ApiRequest) -> None:
+def after_add_permission(req: ApiRequest) -> None:
     """Rewrite the principals moto stored raw into the ``{"AWS": arn}`` form AWS stores."""
-    m = _LAMBDA_POLICY_PATH.match(req.path)
-    if not m:
-        return
-    fn = _function(req, unquote(m.group(1)))
+    fn = _function(req, str(req.params.get("FunctionName", "")))
     if fn is None:
         return
     for st in fn.policy.statements:

@@ -15,11 +15,11 @@ import json
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote
 
-from wizard.sandbox.layer import ApiRequest, ApiResponse, ServiceError, rest_json_error
+from wizard.sandbox.layer import ApiRequest, ApiResponse, ServiceError
 
 PUBLISHER_ACCOUNT = "292517598671"
 APPLICATION_NAME = "AthenaDynamoDBConnector"
@@ -207,30 +207,21 @@ class SarEmulator:
             self.templates.clear()
 
     # ----------------------------------------------------------------- routing
-    def handle(self, req: ApiRequest) -> ApiResponse:
-        try:
-            return self._route(req)
-        except ServiceError as err:
-            return rest_json_error(err)
-
-    def _route(self, req: ApiRequest) -> ApiResponse:
-        parts = [unquote(p) for p in req.raw_path.strip("/").split("/")]
-        if not parts or parts[0] != "applications" or len(parts) < 2:
-            raise ServiceError("NotFoundException", f"No route for {req.method} {req.path}",
-                               404)
-        app_id = parts[1]
-        rest = parts[2:]
-        if req.method == "GET" and not rest:
-            return self.get_application(app_id, _q(req, "semanticVersion"))
-        if req.method == "GET" and rest == ["versions"]:
-            return self.list_versions(app_id, _q(req, "maxItems"), _q(req, "nextToken"))
-        if req.method == "POST" and rest == ["changesets"]:
-            return self.create_change_set(req, app_id, req.json())
-        if req.method == "POST" and rest == ["templates"]:
-            return self.create_template(app_id, req.json())
-        if req.method == "GET" and len(rest) == 2 and rest[0] == "templates":
-            return self.get_template(app_id, rest[1])
-        raise ServiceError("NotFoundException", f"No route for {req.method} {req.path}", 404)
+    def operations(self) -> dict[str, Callable[[ApiRequest], dict[str, Any]]]:
+        """Operation name -> handler (the layer reads the request and writes the answer)."""
+        return {
+            "GetApplication": lambda req: self.get_application(
+                req.params.get("ApplicationId", ""), req.params.get("SemanticVersion")),
+            "ListApplicationVersions": lambda req: self.list_versions(
+                req.params.get("ApplicationId", ""), req.params.get("MaxItems"),
+                req.params.get("NextToken")),
+            "CreateCloudFormationChangeSet": lambda req: self.create_change_set(
+                req, req.params.get("ApplicationId", ""), req.params),
+            "CreateCloudFormationTemplate": lambda req: self.create_template(
+                req.params.get("ApplicationId", ""), req.params),
+            "GetCloudFormationTemplate": lambda req: self.get_template(
+                req.params.get("ApplicationId", ""), req.params.get("TemplateId", "")),
+        }
 
     # ----------------------------------------------------------------- operations
     @staticmethod
@@ -249,10 +240,10 @@ class SarEmulator:
         raise ServiceError("NotFoundException",
                            f"Cannot find version {version} for application {app_id}", 404)
 
-    def get_application(self, app_id: str, version: str | None) -> ApiResponse:
+    def get_application(self, app_id: str, version: str | None) -> dict[str, Any]:
         self._check_app(app_id)
         semver, created = self._version(app_id, version)
-        return ApiResponse.json({
+        return {
             "applicationId": APPLICATION_ID,
             "author": "default author",
             "creationTime": VERSIONS[0][1],
@@ -267,24 +258,24 @@ class SarEmulator:
             "readmeUrl": f"{SOURCE_CODE_URL}/blob/master/athena-dynamodb/README.md",
             "spdxLicenseId": "Apache-2.0",
             "version": _version_body(semver, created),
-        }, content_type="application/json")
+        }
 
-    def list_versions(self, app_id: str, max_items: str | None,
-                      next_token: str | None) -> ApiResponse:
+    def list_versions(self, app_id: str, max_items: int | str | None,
+                      next_token: str | None) -> dict[str, Any]:
         self._check_app(app_id)
         start = int(next_token) if next_token and next_token.isdigit() else 0
-        size = int(max_items) if max_items and max_items.isdigit() else 100
+        size = int(max_items) if max_items and str(max_items).isdigit() else 100
         page = VERSIONS[start:start + size]
         body: dict[str, Any] = {"versions": [
             {"applicationId": APPLICATION_ID, "creationTime": created, "semanticVersion": v,
              "sourceCodeUrl": f"{SOURCE_CODE_URL}/tree/v{v}"} for v, created in page]}
         if start + size < len(VERSIONS):
             body["nextToken"] = str(start + size)
-        return ApiResponse.json(body, content_type="application/json")
+        return body
 
-    def create_template(self, app_id: str, body: dict[str, Any]) -> ApiResponse:
+    def create_template(self, app_id: str, params: dict[str, Any]) -> dict[str, Any]:
         self._check_app(app_id)
-        semver, _ = self._version(app_id, body.get("semanticVersion"))
+        semver, _ = self._version(app_id, params.get("SemanticVersion"))
         template_id = str(uuid.uuid4())
         record = {
             "applicationId": APPLICATION_ID, "creationTime": _iso_now(),
@@ -294,16 +285,16 @@ class SarEmulator:
         }
         with self._lock:
             self.templates[template_id] = record
-        return ApiResponse.json(record, status=201, content_type="application/json")
+        return record
 
-    def get_template(self, app_id: str, template_id: str) -> ApiResponse:
+    def get_template(self, app_id: str, template_id: str) -> dict[str, Any]:
         self._check_app(app_id)
         with self._lock:
             record = self.templates.get(template_id)
         if record is None:
             raise ServiceError("NotFoundException",
                                f"Cannot find template with id {template_id}", 404)
-        return ApiResponse.json(record, content_type="application/json")
+        return record
 
     def template_document(self, name: str) -> ApiResponse | None:
         """The plain template behind a CreateCloudFormationTemplate URL (for curious clients)."""
@@ -314,10 +305,10 @@ class SarEmulator:
         return ApiResponse.json(plain_template(defaults), content_type="application/json")
 
     def create_change_set(self, req: ApiRequest, app_id: str,
-                          body: dict[str, Any]) -> ApiResponse:
+                          params: dict[str, Any]) -> dict[str, Any]:
         self._check_app(app_id)
-        semver, _ = self._version(app_id, body.get("semanticVersion"))
-        stack_name = str(body.get("stackName") or "")
+        semver, _ = self._version(app_id, params.get("SemanticVersion"))
+        stack_name = str(params.get("StackName") or "")
         if not stack_name:
             raise ServiceError("BadRequestException", "Missing required parameter: stackName")
         full_name = f"serverlessrepo-{stack_name}"
@@ -327,13 +318,13 @@ class SarEmulator:
                 f"1 validation error detected: Value '{full_name}' at 'stackName' failed to "
                 "satisfy constraint: Member must satisfy regular expression pattern: "
                 "[a-zA-Z][-a-zA-Z0-9]*")
-        given = set(body.get("capabilities") or [])
+        given = set(params.get("Capabilities") or [])
         missing = [c for c in REQUIRED_CAPABILITIES if c not in given]
         if missing:
             raise ServiceError("BadRequestException",
                                f"Requires capabilities : [{', '.join(missing)}]")
-        params = self._parameters(body.get("parameterOverrides") or [])
-        template = json.dumps(plain_template(params))
+        values = self._parameters(params.get("ParameterOverrides") or [])
+        template = json.dumps(plain_template(values))
         from moto.backends import get_backend
 
         caller = req.caller
@@ -352,28 +343,26 @@ class SarEmulator:
                 for cs_id, cs in list(cfn.change_sets.items()):
                     if getattr(cs, "stack", None) is stale:
                         del cfn.change_sets[cs_id]
-        change_set_name = str(body.get("changeSetName") or f"a{uuid.uuid4().hex}")
+        change_set_name = str(params.get("ChangeSetName") or f"a{uuid.uuid4().hex}")
         tags = {"serverlessrepo:applicationId": APPLICATION_ID,
                 "serverlessrepo:semanticVersion": semver}
-        for t in body.get("tags") or []:
-            tags[str(t.get("key"))] = str(t.get("value"))
+        for t in params.get("Tags") or []:
+            tags[str(t.get("Key"))] = str(t.get("Value"))
         try:
             change_set_id, stack_id = cfn.create_change_set(
                 stack_name=full_name,
                 change_set_name=change_set_name,
                 template=template,
-                parameters=params,
-                description=str(body.get("description") or ""),
+                parameters=values,
+                description=str(params.get("Description") or ""),
                 change_set_type="UPDATE" if existing is not None else "CREATE",
-                notification_arns=body.get("notificationArns") or None,
+                notification_arns=params.get("NotificationArns") or None,
                 tags=tags,
             )
         except Exception as exc:  # moto validation errors -> SAR's wording
             raise ServiceError("BadRequestException", str(getattr(exc, "message", exc))) from exc
-        return ApiResponse.json({
-            "applicationId": APPLICATION_ID, "changeSetId": change_set_id,
-            "semanticVersion": semver, "stackId": stack_id,
-        }, status=201, content_type="application/json")
+        return {"applicationId": APPLICATION_ID, "changeSetId": change_set_id,
+                "semanticVersion": semver, "stackId": stack_id}
 
     @staticmethod
     def _parameters(overrides: list[dict[str, Any]]) -> dict[str, str]:
@@ -382,11 +371,11 @@ class SarEmulator:
         values: dict[str, str] = {}
         unknown = []
         for o in overrides:
-            name = str(o.get("name", ""))
+            name = str(o.get("Name", ""))
             if name not in defs:
                 unknown.append(name)
                 continue
-            values[name] = str(o.get("value", ""))
+            values[name] = str(o.get("Value", ""))
         if unknown:
             raise ServiceError("BadRequestException",
                                f"Parameters: [{', '.join(unknown)}] do not exist in the template")
@@ -408,7 +397,3 @@ class SarEmulator:
                                        f"Parameter '{name}' must be a number.") from None
         return values
 
-
-def _q(req: ApiRequest, name: str) -> str | None:
-    values = req.query.get(name)
-    return values[0] if values else None

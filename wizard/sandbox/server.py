@@ -172,7 +172,7 @@ class Sandbox:
 
         from wizard.sandbox import cloudformation, resource_policies, sts
         from wizard.sandbox.athena import AthenaEmulator
-        from wizard.sandbox.layer import TEMPLATE_PATH, SandboxLayer
+        from wizard.sandbox.layer import TEMPLATE_PATH, SandboxLayer, ServiceHandlers
         from wizard.sandbox.sar import SarEmulator
 
         if self._given_state_dir is None:
@@ -187,13 +187,20 @@ class Sandbox:
         moto_app = _cached_dispatcher(DomainDispatcherApplication)(create_backend_app)
         layer = SandboxLayer(
             moto_app,
-            handlers={"athena": self.athena.handle, "serverlessrepo": self.sar.handle,
-                      "sts": sts.handle, "s3": resource_policies.handle_s3,
-                      "lambda": resource_policies.handle_lambda,
-                      "cloudformation": cloudformation.handle},
+            [
+                # moto has no Serverless Application Repository, and its Athena reads only
+                # the json protocol: both are answered here entirely.
+                ServiceHandlers("athena", self.athena.operations(), answer_all=True),
+                ServiceHandlers("serverlessrepo", self.sar.operations(), answer_all=True),
+                # The others are inspected for the checks moto skips, then moto answers.
+                ServiceHandlers("sts", {"AssumeRole": sts.assume_role}),
+                ServiceHandlers("cloudformation",
+                                {"ExecuteChangeSet": cloudformation.execute_change_set}),
+                ServiceHandlers("s3", {"PutBucketPolicy": resource_policies.put_bucket_policy}),
+                ServiceHandlers("lambda", {"AddPermission": resource_policies.add_permission},
+                                after={"AddPermission": resource_policies.after_add_permission}),
+            ],
             extra_routes={TEMPLATE_PATH: self.sar.template_document},
-            wants={"s3": resource_policies.s3_wants, "lambda": resource_policies.lambda_wants},
-            after={"lambda": resource_policies.after_lambda},
         )
         if self.requested_port:
             _check_port_free(self.requested_port)
@@ -334,9 +341,12 @@ def _warm_imports() -> None:
 
 
 def _request_handler() -> Any:
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    try:  # newer moto keeps S3 metadata headers with underscores; older: werkzeug's own
+        from moto.moto_server.werkzeug_app import MotoRequestHandler as Base
+    except ImportError:
+        from werkzeug.serving import WSGIRequestHandler as Base
 
-    class Handler(MotoRequestHandler):
+    class Handler(Base):  # type: ignore[valid-type, misc]
         """moto's handler, quiet (a CLI user's terminal is no place for an access log)."""
 
         def log_request(self, code: Any = "-", size: Any = "-") -> None:

@@ -10,23 +10,14 @@ from __future__ import annotations
 import re
 
 from wizard.sandbox.iam_eval import authorize, parse_document
-from wizard.sandbox.layer import ApiRequest, ApiResponse, ServiceError, query_error
+from wizard.sandbox.layer import ApiRequest, ServiceError
 
-STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
 _ROLE_ARN_RE = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):role/(?:.*/)?([^/]+)$")
 
 
-def handle(req: ApiRequest) -> ApiResponse | None:
-    """Check AssumeRole calls; everything else (and allowed AssumeRoles) goes on to moto."""
-    params = req.form()
-    if params.get("Action") != "AssumeRole":
-        return None
-    role_arn = params.get("RoleArn", "")
-    try:
-        check_assume_role(req, role_arn)
-    except ServiceError as err:
-        return query_error(err, STS_NS)
-    return None
+def assume_role(req: ApiRequest) -> None:
+    """Check an AssumeRole call (AccessDenied); an allowed one goes on to moto."""
+    check_assume_role(req, str(req.params.get("RoleArn", "")))
 
 
 def check_assume_role(req: ApiRequest, role_arn: str) -> None:
