@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from wizard.aws import Account
@@ -210,6 +210,7 @@ class OwnerReader:
                         ("ResourceNotFoundException",))
         if ans is None:
             f.error = "" if err == "missing" else err
+            f.tables, f.upper_names, f.tables_error = self._sample_tables()
         else:
             f.exists = True
             conf = ans.get("Configuration", {})
@@ -217,18 +218,31 @@ class OwnerReader:
                      (conf.get("Environment") or {}).get("Variables", {}).items()}
             f.role_arn = str(conf.get("Role", ""))
             f.tags = {str(k): str(v) for k, v in (ans.get("Tags") or {}).items()}
-            pol, _ = _try(lambda: self._call("lambda", "get_policy", FunctionName=function_arn),
-                          ("ResourceNotFoundException",))
-            f.policy = parse_document(pol.get("Policy")) if pol else None
             f.spill_bucket = f.env.get("spill_bucket", "")
             f.spill_prefix = f.env.get("spill_prefix", DEFAULT_SPILL_PREFIX)
-            self._read_bucket(f)
-            self._read_kms(f)
-            f.role_caller = self._role_caller(f.role_arn)
-            f.deployed_version = self._deployed_version(f)
-        if f.deployed_version:  # only a SAR deployment has a newest version to compare with
-            f.newest_version, f.version_error = self._newest_version()
-        f.tables, f.upper_names, f.tables_error = self._sample_tables()
+
+            def policy() -> None:
+                pol, _ = _try(lambda: self._call("lambda", "get_policy",
+                                                 FunctionName=function_arn),
+                              ("ResourceNotFoundException",))
+                f.policy = parse_document(pol.get("Policy")) if pol else None
+
+            def spill() -> None:
+                self._read_bucket(f)
+                self._read_kms(f)
+
+            def role() -> None:
+                f.role_caller = self._role_caller(f.role_arn)
+
+            def version() -> None:
+                f.deployed_version = self._deployed_version(f)
+                if f.deployed_version:  # only a SAR deployment has a newest version
+                    f.newest_version, f.version_error = self._newest_version()
+
+            def tables() -> None:
+                f.tables, f.upper_names, f.tables_error = self._sample_tables()
+
+            _together(policy, spill, role, version, tables)
         return f
 
     def _read_bucket(self, f: OwnerFacts) -> None:
@@ -353,48 +367,71 @@ class OwnerReader:
         return list(names), upper, ""
 
 
-def _role_documents(account: Account, name: str
-                    ) -> tuple[list[dict[str, Any]], list[str], dict[str, Any] | None, str]:
-    docs: list[dict[str, Any]] = []
-    sources: list[str] = []
-    role = aws_call(account, "iam", "get_role", RoleName=name)["Role"]
-    for pname in _pages(account, "list_role_policies", "PolicyNames", RoleName=name):
-        doc = aws_call(account, "iam", "get_role_policy", RoleName=name, PolicyName=pname)
-        docs.append(parse_document(doc.get("PolicyDocument")) or {})
-        sources.append(f"inline policy {pname} of role {name}")
-    for att in _pages(account, "list_attached_role_policies", "AttachedPolicies", RoleName=name):
-        docs.append(_managed(account, att["PolicyArn"]) or {})
-        sources.append(f"managed policy {att['PolicyArn']}")
-    boundary_arn = (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn", "")
-    boundary = (_managed(account, boundary_arn) or {"Statement": []}) if boundary_arn else None
-    return docs, sources, boundary, f"permissions boundary {boundary_arn}" if boundary_arn else ""
+Docs = tuple[list[dict[str, Any]], list[str], dict[str, Any] | None, str]
 
 
-def _user_documents(account: Account, name: str
-                    ) -> tuple[list[dict[str, Any]], list[str], dict[str, Any] | None, str]:
-    docs: list[dict[str, Any]] = []
-    sources: list[str] = []
-    user = aws_call(account, "iam", "get_user", UserName=name)["User"]
-    for pname in _pages(account, "list_user_policies", "PolicyNames", UserName=name):
-        doc = aws_call(account, "iam", "get_user_policy", UserName=name, PolicyName=pname)
-        docs.append(parse_document(doc.get("PolicyDocument")) or {})
-        sources.append(f"inline policy {pname} of user {name}")
-    for att in _pages(account, "list_attached_user_policies", "AttachedPolicies", UserName=name):
-        docs.append(_managed(account, att["PolicyArn"]) or {})
-        sources.append(f"managed policy {att['PolicyArn']}")
-    for group in _pages(account, "list_groups_for_user", "Groups", UserName=name):
-        g = group["GroupName"]
-        for pname in _pages(account, "list_group_policies", "PolicyNames", GroupName=g):
-            doc = aws_call(account, "iam", "get_group_policy", GroupName=g, PolicyName=pname)
-            docs.append(parse_document(doc.get("PolicyDocument")) or {})
-            sources.append(f"inline policy {pname} of group {g}")
-        for att in _pages(account, "list_attached_group_policies", "AttachedPolicies",
-                          GroupName=g):
-            docs.append(_managed(account, att["PolicyArn"]) or {})
-            sources.append(f"managed policy {att['PolicyArn']} (group {g})")
-    boundary_arn = (user.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn", "")
+def _together(*fns: Callable[[], Any]) -> list[Any]:
+    """Independent reads at once: on AWS each waits on the network, not on the CPU."""
+    return concurrently(list(fns), lambda fn: fn(), "doctor-read", len(fns))
+
+
+def _inline(account: Account, kind: str, name: str, label: str) -> list[tuple[str, Any]]:
+    """(source, document) of an IAM entity's inline policies, fetched at once."""
+    cap = kind.capitalize()
+    names = _pages(account, f"list_{kind}_policies", "PolicyNames", **{f"{cap}Name": name})
+
+    def one(pname: str) -> tuple[str, Any]:
+        doc = aws_call(account, "iam", f"get_{kind}_policy", **{f"{cap}Name": name},
+                       PolicyName=pname)
+        return f"inline policy {pname} of {label}", parse_document(doc.get("PolicyDocument"))
+
+    return concurrently(names, one, "doctor-read", 8)
+
+
+def _attached(account: Account, kind: str, name: str, suffix: str = ""
+              ) -> list[tuple[str, Any]]:
+    cap = kind.capitalize()
+    arns = [a["PolicyArn"] for a in _pages(account, f"list_attached_{kind}_policies",
+                                           "AttachedPolicies", **{f"{cap}Name": name})]
+    return concurrently(arns, lambda arn: (f"managed policy {arn}{suffix}",
+                                           _managed(account, arn)), "doctor-read", 8)
+
+
+def _documents(entity: dict[str, Any], parts: list[list[tuple[str, Any]]],
+               account: Account) -> Docs:
+    pairs = [pair for part in parts for pair in part]
+    boundary_arn = (entity.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn", "")
     boundary = (_managed(account, boundary_arn) or {"Statement": []}) if boundary_arn else None
-    return docs, sources, boundary, f"permissions boundary {boundary_arn}" if boundary_arn else ""
+    return ([d or {} for _, d in pairs], [n for n, _ in pairs], boundary,
+            f"permissions boundary {boundary_arn}" if boundary_arn else "")
+
+
+def _role_documents(account: Account, name: str) -> Docs:
+    role, inline, attached = _together(
+        lambda: aws_call(account, "iam", "get_role", RoleName=name)["Role"],
+        lambda: _inline(account, "role", name, f"role {name}"),
+        lambda: _attached(account, "role", name))
+    return _documents(role, [inline, attached], account)
+
+
+def _user_documents(account: Account, name: str) -> Docs:
+    def groups() -> list[tuple[str, Any]]:
+        names = [g["GroupName"] for g in _pages(account, "list_groups_for_user", "Groups",
+                                                UserName=name)]
+
+        def one(g: str) -> list[tuple[str, Any]]:
+            inline, attached = _together(
+                lambda: _inline(account, "group", g, f"group {g}"),
+                lambda: _attached(account, "group", g, f" (group {g})"))
+            return [*inline, *attached]
+
+        return [pair for part in concurrently(names, one, "doctor-read", 8) for pair in part]
+
+    user, inline, attached, grouped = _together(
+        lambda: aws_call(account, "iam", "get_user", UserName=name)["User"],
+        lambda: _inline(account, "user", name, f"user {name}"),
+        lambda: _attached(account, "user", name), groups)
+    return _documents(user, [inline, attached, grouped], account)
 
 
 def _pages(account: Account, op: str, key: str, **kw: Any) -> list[Any]:
@@ -420,20 +457,26 @@ def read_principal(admin: Account, principal_arn: str) -> Caller:
     """The principal as IAM sees it, with every identity policy that applies to it."""
     kind = principal_arn.split(":", 5)[-1].split("/", 1)[0]
     name = principal_arn.rsplit("/", 1)[-1]
-    if kind == "role":
-        docs, sources, boundary, bname = _role_documents(admin, name)
-        display = f"arn:aws:sts::{admin.account_id}:assumed-role/{name}/xacct-wizard-doctor"
-    elif kind == "user":
-        docs, sources, boundary, bname = _user_documents(admin, name)
-        display = principal_arn
-    else:
+    if kind not in ("role", "user"):
         raise WizardError(f"{principal_arn} is neither an IAM user nor an IAM role.")
-    org = ""
-    ans, _ = _try(lambda: aws_call(admin, "organizations", "describe_organization"))
-    if ans:
-        org = str(ans.get("Organization", {}).get("Id", ""))
+    display = (f"arn:aws:sts::{admin.account_id}:assumed-role/{name}/xacct-wizard-doctor"
+               if kind == "role" else principal_arn)
+
+    read = _role_documents if kind == "role" else _user_documents
+    docs, sources, boundary, bname = read(admin, name)
     return Caller(admin.account_id, principal_arn, display, kind, name, tuple(docs), boundary,
-                  org, tuple(sources), bname)
+                  "", tuple(sources), bname)
+
+
+def with_organization(caller: Caller, admin: Account, *documents: Any) -> Caller:
+    """The caller with its aws:PrincipalOrgID, looked up only when a policy in play tests it
+    (one call per consumer account saved otherwise)."""
+    texts = [json.dumps(d) for d in (*caller.documents, caller.boundary, *documents) if d]
+    if not any("principalorgid" in t.lower() for t in texts):
+        return caller
+    ans, _ = _try(lambda: aws_call(admin, "organizations", "describe_organization"))
+    org = str((ans or {}).get("Organization", {}).get("Id", ""))
+    return replace(caller, org_id=org) if org else caller
 
 
 # --------------------------------------------------------------------------- the chain
@@ -480,6 +523,7 @@ class Diagnosis:
         self.principal_missing = False
         self.workgroup: dict[str, Any] | None = None
         self.workgroup_error = ""
+        self._cache: dict[str, Any] = {}
 
     def add(self, link_id: str, account: str, resource: str, status: Status, message: str,
             fix: str = "") -> Link:
@@ -505,12 +549,20 @@ class Diagnosis:
             # A bare name is a function of the catalog's own account and region.
             function_arn = f"arn:aws:lambda:{self.region}:{t.account_id}:function:{function_arn}"
         facts_future = self.d.owner_reader.facts(function_arn) if function_arn else None
-        try:
-            self.caller = read_principal(t.admin, t.principal_arn)
-        except WizardError as exc:
-            self.caller_error = str(exc)
-            self.principal_missing = error_code(exc) == "NoSuchEntity"
+        def principal() -> None:
+            try:
+                self.caller = read_principal(t.admin, t.principal_arn)
+            except WizardError as exc:
+                self.caller_error = str(exc)
+                self.principal_missing = error_code(exc) == "NoSuchEntity"
+
+        _together(principal, self._prefetch_consumer_side)
         facts = facts_future.result() if facts_future else None
+        if self.caller is not None:
+            results = [p for _, p in self._cache.values()]
+            self.caller = with_organization(
+                self.caller, t.admin, *results,
+                *((facts.policy, facts.bucket_policy, facts.kms_policy) if facts else ()))
 
         # consumer-catalog
         create = (f"aws athena create-data-catalog --name {t.catalog_name} --type LAMBDA "
@@ -652,11 +704,7 @@ class Diagnosis:
     def _athena(self, catalog_arn: str) -> None:
         b, p = self.t.key, self.t.principal_arn
         wg_arn = f"arn:aws:athena:{self.region}:{self.t.account_id}:workgroup/{self.t.workgroup}"
-        wg, err = _try(lambda: aws_call(self.t.admin, "athena", "get_work_group",
-                                        WorkGroup=self.t.workgroup),
-                       ("InvalidRequestException", "ResourceNotFoundException"))
-        self.workgroup = (wg or {}).get("WorkGroup")
-        if err == "missing":
+        if self.workgroup_error == "missing":
             self.add("identity-athena", b, wg_arn, "broken",
                      f"Workgroup {self.t.workgroup} does not exist in {self.t.account_id}.",
                      f"aws athena create-work-group --name {self.t.workgroup}")
@@ -703,6 +751,34 @@ class Diagnosis:
             return own
         return self.t.query_results or own
 
+    def _read_workgroup(self) -> None:
+        wg, err = _try(lambda: aws_call(self.t.admin, "athena", "get_work_group",
+                                        WorkGroup=self.t.workgroup),
+                       ("InvalidRequestException", "ResourceNotFoundException"))
+        self.workgroup = (wg or {}).get("WorkGroup")
+        self.workgroup_error = err
+
+    def _results_bucket(self, bucket: str) -> tuple[str, dict[str, Any] | None]:
+        """("missing" | an error | "", the bucket policy) of the results bucket, read once."""
+        key = f"results:{bucket}"
+        if key not in self._cache:
+            _, err = _try(lambda: aws_call(self.t.admin, "s3", "head_bucket", Bucket=bucket),
+                          ("404", "NoSuchBucket", "NotFound"))
+            policy = None
+            if not err:
+                pol, _ = _try(lambda: aws_call(self.t.admin, "s3", "get_bucket_policy",
+                                               Bucket=bucket), ("NoSuchBucketPolicy",))
+                policy = parse_document(pol.get("Policy")) if pol else None
+            self._cache[key] = (err, policy)
+        return self._cache[key]
+
+    def _prefetch_consumer_side(self) -> None:
+        """The workgroup, then the results bucket it points at (while the principal is read)."""
+        self._read_workgroup()
+        m = re.match(r"^s3://([^/]+)", self._output_location())
+        if m:
+            self._results_bucket(m.group(1))
+
     def _results(self) -> None:
         b, p = self.t.key, self.t.principal_arn
         output = self._output_location()
@@ -727,21 +803,13 @@ class Diagnosis:
         if self._principal_missing("results-location", b, output):
             return
         assert self.caller is not None
-        _, err = _try(lambda: aws_call(self.t.admin, "s3", "head_bucket", Bucket=bucket),
-                      ("404", "NoSuchBucket", "NotFound"))
+        err, policy = self._results_bucket(bucket)
         if err == "missing":
             self.add("results-location", b, output, "broken",
                      f"The results bucket {bucket} does not exist: Athena cannot write the "
                      "query's results.", f"aws s3 mb s3://{bucket} --region {self.region}")
             return
-        policy: dict[str, Any] | None = None
-        owner = self.t.account_id
-        if err:
-            owner = ""  # another account's bucket: its policy is not ours to read
-        else:
-            pol, _ = _try(lambda: aws_call(self.t.admin, "s3", "get_bucket_policy",
-                                           Bucket=bucket), ("NoSuchBucketPolicy",))
-            policy = parse_document(pol.get("Policy")) if pol else None
+        owner = "" if err else self.t.account_id  # another account's: its policy unread
         result = authorize(self.caller, "s3:PutObject", key_arn,
                            resource_account=owner or "other", resource_policy=policy,
                            extra_context=_via_athena())
