@@ -548,7 +548,11 @@ class Diagnosis:
         if function_arn and not function_arn.startswith("arn:"):
             # A bare name is a function of the catalog's own account and region.
             function_arn = f"arn:aws:lambda:{self.region}:{t.account_id}:function:{function_arn}"
-        facts_future = self.d.owner_reader.facts(function_arn) if function_arn else None
+        region, account, _ = _arn_parts(function_arn or "")
+        in_owner = region == self.region and account == self.d.owner.account_id
+        facts_future = self.d.owner_reader.facts(function_arn) \
+            if function_arn and in_owner else None
+
         def principal() -> None:
             try:
                 self.caller = read_principal(t.admin, t.principal_arn)
@@ -619,7 +623,10 @@ class Diagnosis:
                      f"The catalog names a function in account {account}, not in the owner "
                      f"account {owner_id}.", self.fix(True, repoint))
             return False
-        assert facts is not None
+        if facts is None:
+            self.add("catalog-function", a, function_arn, "broken",
+                     f"{function_arn!r} is not a Lambda function ARN.", self.fix(True, repoint))
+            return False
         if not facts.exists:
             if facts.error:
                 self.add("catalog-function", a, function_arn, "unknown",
