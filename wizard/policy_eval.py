@@ -364,19 +364,18 @@ def principal_matches(principal: Any, caller: Caller) -> bool:
     return False
 
 
-def names_principal_directly(document: Mapping[str, Any] | None, caller: Caller) -> bool:
-    """Does an Allow statement name this very user or session (not its account, not ``*``)?
-    Only such a grant escapes a permissions boundary within one account."""
-    for st in statements(document):
-        if str(st.get("Effect", "")).lower() != "allow":
-            continue
+def direct_grants(document: Mapping[str, Any] | None, caller: Caller) -> Doc:
+    """The statements of a resource policy that name this very user or session (not its
+    account, not ``*``): only a grant among them escapes a permissions boundary within one
+    account."""
+    def direct(st: Mapping[str, Any]) -> bool:
         principal = st.get("Principal")
         entries = _as_list(principal.get("AWS")) if isinstance(principal, Mapping) \
             else _as_list(principal)
-        if any(str(e).lower() in (caller.arn.lower(), caller.display_arn.lower())
-               for e in entries):
-            return True
-    return False
+        return any(str(e).lower() in (caller.arn.lower(), caller.display_arn.lower())
+                   for e in entries)
+
+    return {"Statement": [st for st in statements(document) if direct(st)]}
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -498,8 +497,10 @@ def authorize(caller: Caller, action: str, resource: str, *,
         # Same account: a resource policy may grant on its own, but a boundary still caps it
         # unless the grant names this very principal.
         resource_ok = res.decision is Decision.ALLOW and (
-            boundary is None or (caller.kind == "user" and names_principal_directly(
-                resource_policy, caller)) or boundary.decision is Decision.ALLOW)
+            boundary is None or boundary.decision is Decision.ALLOW or (
+                caller.kind == "user" and explain_resource(
+                    direct_grants(resource_policy, caller), caller, action, resource,
+                    ctx).decision is Decision.ALLOW))
         if not resource_ok:
             reason = "boundary" if (identity.decision is Decision.ALLOW or res.decision
                                     is Decision.ALLOW) else "identity"

@@ -191,6 +191,10 @@ IDENTITY = doc(allow("lambda:InvokeFunction", FN, Sid="CallConnector"))
     (user(), GRANT, B, ""),  # ...or the resource policy alone
     (user(), None, B, "identity"),
     (user(boundary=doc(allow("s3:*"))), GRANT, B, ""),  # a grant naming the user escapes it
+    (user(boundary=doc(allow("s3:*"))),  # ...but not a "*" grant beside an unrelated one
+     doc({"Effect": "Allow", "Principal": "*", "Action": "lambda:*", "Resource": "*"},
+         {"Effect": "Allow", "Principal": {"AWS": USER}, "Action": "s3:GetObject",
+          "Resource": "*"}), B, "boundary"),
     (role(boundary=doc(allow("s3:*"))), doc({"Effect": "Allow", "Principal": {"AWS": ROLE},
                                              "Action": "*", "Resource": "*"}), B, "boundary"),
     (user(IDENTITY), doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{B}:root"},
