@@ -25,7 +25,14 @@ from typing import Any, Literal
 from wizard.aws import Account
 from wizard.discovery import APPLICATION_ID, _version_key, sar_versions
 from wizard.errors import WizardError
-from wizard.policy_eval import AccessResult, Caller, Decision, authorize, parse_document
+from wizard.policy_eval import (
+    AccessResult,
+    Caller,
+    Decision,
+    authorize,
+    authorize_kms,
+    parse_document,
+)
 from wizard.profile import DEFAULT_TEST_QUERY, SetupProfile
 from wizard.query import QueryRunner
 from wizard.steps.base import aws_call, concurrently, error_code
@@ -39,6 +46,7 @@ LINK_IDS = ("consumer-catalog", "catalog-function", "lambda-resource-policy", "i
             "identity-spill", "spill-kms", "connector-version", "table-names", "test-query")
 QUERY_ACTIONS = ("athena:StartQueryExecution", "athena:GetQueryExecution",
                  "athena:GetQueryResults")
+KMS_FROM_CONNECTOR = "the connector's kms_key_id"
 TABLES_SAMPLED = 20
 ITEMS_SAMPLED = 25
 
@@ -282,7 +290,7 @@ class OwnerReader:
         if f.bucket_kms_key:
             candidates.append((f.bucket_kms_key, "the spill bucket's default encryption"))
         if f.env.get("kms_key_id") and not disabled:
-            candidates.append((f.env["kms_key_id"], "the connector's kms_key_id"))
+            candidates.append((f.env["kms_key_id"], KMS_FROM_CONNECTOR))
         for key, source in candidates:
             meta, err = _try(lambda k=key: self._call("kms", "describe_key", KeyId=k))
             if meta is None:
@@ -952,14 +960,27 @@ class Diagnosis:
                      f"Spill uses {key} ({facts.kms_key_source}), which cannot be read: "
                      f"{facts.kms_error}")
             return
+        if facts.kms_key_source == KMS_FROM_CONNECTOR and facts.role_caller is not None:
+            # The connector asks KMS for a data key per spill, as its own role.
+            gen = authorize_kms(facts.role_caller, "kms:GenerateDataKey", key,
+                                key_account=self.d.owner.account_id, key_policy=facts.kms_policy)
+            if not gen.allowed:
+                why = (_resource_side(gen, "key policy")[1] if gen.reason.startswith("resource")
+                       else _identity_side(gen)[1])
+                self.add("spill-kms", a, key, "broken",
+                         f"The connector's role {facts.role_arn} may not call "
+                         f"kms:GenerateDataKey on {key} ({facts.kms_key_source}): {why}. "
+                         "Every spill fails.",
+                         f"Allow kms:GenerateDataKey on {key} to {facts.role_arn} (its role "
+                         "policy, and the key policy unless it delegates to IAM).")
+                return
         if self._principal_missing("spill-kms", a, key):
             return
         assert self.caller is not None
         ctx = {**_via_athena(), "kms:ViaService": f"s3.{self.region}.amazonaws.com"}
-        result = authorize(self.caller, "kms:Decrypt", key,
-                           resource_account=self.d.owner.account_id,
-                           resource_policy=facts.kms_policy, extra_context=ctx,
-                           resource_source=f"the key policy of {key}")
+        result = authorize_kms(self.caller, "kms:Decrypt", key,
+                               key_account=self.d.owner.account_id,
+                               key_policy=facts.kms_policy, extra_context=ctx)
         if result.allowed:
             self.add("spill-kms", a, key, "ok",
                      f"kms:Decrypt on {key} ({facts.kms_key_source}): key policy: "

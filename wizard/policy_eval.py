@@ -27,7 +27,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -508,3 +508,42 @@ def authorize(caller: Caller, action: str, resource: str, *,
         return AccessResult(True, identity=identity, resource=res, boundary=boundary)
     return AccessResult(False, denied_message(caller, action, resource, reason), reason,
                         identity=identity, resource=res, boundary=boundary)
+
+
+def _names_account(entry: Any) -> bool:
+    text = str(entry).strip()
+    return bool(_ACCOUNT_RE.match(text) or re.match(r"^arn:aws[\w-]*:iam::\d{12}:root$", text))
+
+
+def authorize_kms(caller: Caller, action: str, key_arn: str, *, key_account: str,
+                  key_policy: Mapping[str, Any] | None,
+                  extra_context: Mapping[str, Any] | None = None) -> AccessResult:
+    """KMS's own rule: the key policy must allow, always. A key policy statement naming the
+    principal itself (or ``*``) suffices within the key's account; one naming only the account
+    (``:root``) delegates to IAM, so the caller's identity policy must allow too - as it must
+    for any caller from another account."""
+    general = authorize(caller, action, key_arn, resource_account=key_account,
+                        resource_policy=key_policy, extra_context=extra_context,
+                        resource_source="the key policy")
+    if general.reason.endswith("-deny"):
+        return general
+    res = general.resource
+    if res.decision is not Decision.ALLOW:
+        return replace(general, allowed=False, reason="resource",
+                       message=denied_message(caller, action, key_arn, "resource"))
+    direct = {"Statement": [st for st in statements(key_policy) if not any(
+        _names_account(e) for e in (_as_list(st["Principal"].get("AWS"))
+                                    if isinstance(st.get("Principal"), Mapping)
+                                    else _as_list(st.get("Principal"))))]}
+    ctx = request_context(caller, extra_context)
+    direct_ok = explain_resource(direct, caller, action, key_arn, ctx).decision \
+        is Decision.ALLOW
+    if key_account == caller.account_id and direct_ok:
+        return replace(general, allowed=True, reason="", message="")
+    identity_ok = general.identity.decision is Decision.ALLOW and (
+        general.boundary is None or general.boundary.decision is Decision.ALLOW)
+    if caller.is_root or identity_ok:
+        return replace(general, allowed=True, reason="", message="")
+    reason = "boundary" if general.identity.decision is Decision.ALLOW else "identity"
+    return replace(general, allowed=False, reason=reason,
+                   message=denied_message(caller, action, key_arn, reason))

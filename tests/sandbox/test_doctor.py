@@ -348,11 +348,28 @@ def grant_only_with_source_account(acc: Accounts) -> None:
                        SourceAccount=CONSUMER)
 
 
-def connector_key_without_decrypt(acc: Accounts) -> None:
-    key = acc.owner.client("kms").create_key()["KeyMetadata"]["Arn"]  # default key policy
+def connector_key(acc: Accounts, *, role_grant: bool) -> str:
+    """The connector's own kms_key_id (default key policy: the owner account's IAM decides);
+    the analyst's policy allows kms:Decrypt, the key policy does not name the analyst."""
+    key = acc.owner.client("kms").create_key()["KeyMetadata"]["Arn"]
     set_env(acc, kms_key_id=key)
+    if role_grant:
+        lam, iam = acc.owner.client("lambda"), acc.owner.client("iam")
+        role = lam.get_function_configuration(FunctionName=CATALOG)["Role"].rsplit("/", 1)[-1]
+        iam.put_role_policy(RoleName=role, PolicyName="DataKey", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "kms:GenerateDataKey", "Resource": key}]}))
     put_identity(acc, [*analyst_statements(), {"Sid": "Decrypt", "Effect": "Allow",
                                                "Action": "kms:Decrypt", "Resource": key}])
+    return key
+
+
+def connector_key_without_decrypt(acc: Accounts) -> None:
+    connector_key(acc, role_grant=True)
+
+
+def connector_role_without_data_key(acc: Accounts) -> None:
+    connector_key(acc, role_grant=False)
 
 
 MORE: list[tuple[str, Callable[[Accounts], None], str]] = [
@@ -361,6 +378,7 @@ MORE: list[tuple[str, Callable[[Accounts], None], str]] = [
     ("Lambda grant conditioned on aws:SourceAccount", grant_only_with_source_account,
      "lambda-resource-policy"),
     ("connector kms_key_id without decrypt grant", connector_key_without_decrypt, "spill-kms"),
+    ("connector role may not make data keys", connector_role_without_data_key, "spill-kms"),
 ]
 
 
@@ -372,6 +390,18 @@ def test_more_breakages_name_their_link_and_the_sandbox_agrees(
     report = diagnose(healthy)
     assert broken(report) == {link_id}, report.to_json()
     assert sandbox_query(healthy.analyst) == "FAILED"
+
+
+@pytest.mark.parametrize(("role_grant", "words"), [
+    (True, ["kms:Decrypt", "The key policy"]),  # the analyst is not in the key policy
+    (False, ["kms:GenerateDataKey", "connector's role"]),  # the connector cannot encrypt
+])
+def test_the_spill_kms_link_says_who_lacks_what(healthy: Accounts, role_grant: bool,
+                                                words: list[str]) -> None:
+    connector_key(healthy, role_grant=role_grant)
+    link = diagnose(healthy).consumers[0].link("spill-kms")
+    assert link is not None and link.status == "broken"
+    assert all(w in link.message for w in words), link.message
 
 
 def test_grants_through_a_group_count(healthy: Accounts) -> None:

@@ -319,3 +319,52 @@ def test_an_unrelated_statement_never_changes_a_decision(
     after = authorize(user(*docs, boundary=boundary), action, resource,
                       resource_account=account, resource_policy=resource_policy)
     assert (after.allowed, after.reason) == (before.allowed, before.reason)
+
+
+# --------------------------------------------------------------------------- KMS
+KEY_ADMIN = {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:root"},
+             "Action": "kms:*", "Resource": "*"}
+ROLE_A = f"arn:aws:iam::{A}:role/connector"
+
+
+def connector_role(*docs: dict[str, Any]) -> Caller:
+    return Caller(A, ROLE_A, f"arn:aws:sts::{A}:assumed-role/connector/fn", "role",
+                  "connector", tuple(docs))
+
+
+@pytest.mark.parametrize(("caller", "key_policy", "reason"), [
+    # same account: a root statement delegates to IAM, so the role's own policy decides
+    (connector_role(doc(allow("kms:GenerateDataKey", KEY))), doc(KEY_ADMIN), ""),
+    (connector_role(), doc(KEY_ADMIN), "identity"),
+    # ...a statement naming the role itself needs no identity policy
+    (connector_role(), doc(KEY_ADMIN, {"Effect": "Allow", "Principal": {"AWS": ROLE_A},
+                                       "Action": "kms:GenerateDataKey", "Resource": "*"}), ""),
+    # ...and an identity policy alone is not enough without the key policy
+    (connector_role(doc(allow("kms:*"))), doc({"Effect": "Allow", "Principal": {
+        "AWS": f"arn:aws:iam::{A}:role/other"}, "Action": "kms:*", "Resource": "*"}),
+     "resource"),
+    (connector_role(doc(allow("kms:*"))), None, "resource"),
+    (connector_role(doc(allow("kms:*"))), doc(KEY_ADMIN, {
+        "Effect": "Deny", "Principal": "*", "Action": "kms:GenerateDataKey", "Resource": "*"}),
+     "resource-deny"),
+])
+def test_kms_key_policy_rules(caller: Caller, key_policy: dict[str, Any] | None,
+                              reason: str) -> None:
+    from wizard.policy_eval import authorize_kms
+
+    result = authorize_kms(caller, "kms:GenerateDataKey", KEY, key_account=A,
+                           key_policy=key_policy)
+    assert (result.allowed, result.reason) == (reason == "", reason)
+
+
+def test_kms_across_accounts_needs_both() -> None:
+    from wizard.policy_eval import authorize_kms
+
+    grant = doc(KEY_ADMIN, {"Effect": "Allow", "Principal": {"AWS": USER},
+                            "Action": "kms:Decrypt", "Resource": "*"})
+    assert authorize_kms(user(doc(allow("kms:Decrypt", KEY))), "kms:Decrypt", KEY,
+                         key_account=A, key_policy=grant).allowed
+    assert authorize_kms(user(), "kms:Decrypt", KEY, key_account=A,
+                         key_policy=grant).reason == "identity"
+    assert authorize_kms(user(doc(allow("kms:Decrypt", KEY))), "kms:Decrypt", KEY,
+                         key_account=A, key_policy=doc(KEY_ADMIN)).reason == "resource"

@@ -30,7 +30,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from wizard.sandbox.ddb_items import plain_items
-from wizard.sandbox.iam_eval import Caller, authorize, caller_for_role, parse_document
+from wizard.sandbox.iam_eval import (
+    Caller,
+    authorize,
+    authorize_kms,
+    caller_for_role,
+    parse_document,
+)
 from wizard.sandbox.layer import ApiRequest, ServiceError
 from wizard.sandbox.query import (
     Column,
@@ -940,6 +946,8 @@ class AthenaEmulator:
                     f"model.AmazonS3Exception] from your LambdaFunction[{conn.function_arn}] "
                     "executed in context[S3SpillLocation] with message[Access Denied (Service: "
                     f"Amazon S3; Status Code: 403; Error Code: AccessDenied)] {put.message}")
+            if conn.kms_key_id:
+                self._check_data_key(conn, writer)
         s3.put_object(bucket_name=conn.spill_bucket, key_name=key, value=result.csv())
         self._check_spill_key(ex, conn, bucket, resource)
         check = authorize(ex.caller, "s3:GetObject", resource, resource_account=conn.account_id,
@@ -949,6 +957,27 @@ class AthenaEmulator:
                 "GENERIC_USER_ERROR: Error reading spilled data from the spill bucket "
                 f"s3://{conn.spill_bucket}/{key}: Access Denied (Service: Amazon S3; Status "
                 f"Code: 403; Error Code: AccessDenied). {check.message}")
+
+    @staticmethod
+    def _check_data_key(conn: Connector, writer: Caller) -> None:
+        """With kms_key_id the connector asks KMS for a data key per spill, as its role."""
+        from moto.backends import get_backend
+
+        try:
+            key = get_backend("kms")[conn.account_id][conn.region].describe_key(conn.kms_key_id)
+        except Exception:
+            raise QueryError(
+                "GENERIC_USER_ERROR: Encountered an exception[com.amazonaws.services.kms.model."
+                f"NotFoundException] from your LambdaFunction[{conn.function_arn}]: Key "
+                f"'{conn.kms_key_id}' does not exist") from None
+        check = authorize_kms(writer, "kms:GenerateDataKey", key.arn,
+                              key_account=conn.account_id, key_policy=parse_document(key.policy))
+        if not check.allowed:
+            raise QueryError(
+                "GENERIC_USER_ERROR: Encountered an exception[com.amazonaws.services.kms.model."
+                f"AWSKMSException] from your LambdaFunction[{conn.function_arn}] executed in "
+                f"context[S3SpillLocation] with message[{check.message} (Service: AWSKMS; "
+                "Status Code: 400; Error Code: AccessDeniedException)]")
 
     @staticmethod
     def _check_spill_key(ex: Execution, conn: Connector, bucket: Any, resource: str) -> None:
@@ -972,10 +1001,10 @@ class AthenaEmulator:
             return
         if getattr(key, "key_manager", "CUSTOMER") != "CUSTOMER":
             return
-        check = authorize(ex.caller, "kms:Decrypt", key.arn, resource_account=conn.account_id,
-                          resource_policy=parse_document(key.policy),
-                          extra_context={**_via_athena(),
-                                         "kms:ViaService": f"s3.{conn.region}.amazonaws.com"})
+        check = authorize_kms(ex.caller, "kms:Decrypt", key.arn, key_account=conn.account_id,
+                              key_policy=parse_document(key.policy),
+                              extra_context={**_via_athena(),
+                                             "kms:ViaService": f"s3.{conn.region}.amazonaws.com"})
         if not check.allowed:
             raise QueryError(
                 "GENERIC_USER_ERROR: Error reading spilled data from the spill bucket "
