@@ -443,3 +443,24 @@ def test_a_bare_function_name_means_the_consumer_account(healthy: Accounts) -> N
     link = report.consumers[0].link("catalog-function")
     assert link is not None and CONSUMER in link.message
     assert sandbox_query(healthy.analyst) == "FAILED"
+
+
+def test_a_wizard_setup_with_a_customer_key_reads_its_spill(sandbox: Sandbox,
+                                                            accounts: Accounts) -> None:
+    """The spill bucket encrypts with a customer key: the wizard grants kms:Decrypt on both
+    sides (key policy and the analyst's own policy), so spilled results read back."""
+    from wizard.engine import Engine
+    from wizard.profile import load_profile
+
+    key = accounts.owner.client("kms").create_key()["KeyMetadata"]["Arn"]
+    accounts.owner.client("s3").put_bucket_encryption(
+        Bucket=SPILL_BUCKET, ServerSideEncryptionConfiguration={"Rules": [{
+            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                                                   "KMSMasterKeyID": key}}]})
+    profile = load_profile(sandbox.example_profile)
+    Engine(profile, poll_delay=0.05).apply()
+    sandbox.spill_threshold_bytes = 1
+    result = Engine(profile, poll_delay=0.05).verify()
+    assert result.ok, (result.findings, result.query)
+    link = result.doctor.consumers[0].link("spill-kms")
+    assert link is not None and link.status == "ok" and key in link.resource
