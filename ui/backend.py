@@ -200,6 +200,14 @@ class Backend:
         """The doctor's chain for every consumer of ``profile`` (a wizard.doctor.Report)."""
         return self.engine(profile, lambda e: None).diagnose()
 
+    def export(self, engine: Engine, fmt: str, out: Path, profile_name: str) -> Any:
+        """Write the setup as infrastructure as code (``wizard.export``); returns its result
+        (``files``, ``warnings``). Reads both accounts: call it from a worker."""
+        self._wait_warm()
+        from wizard.export import export
+
+        return export(engine, fmt, out, profile_name)
+
     def step_titles(self) -> list[tuple[str, str]]:
         """(id, title) of every step in runbook order, for the Apply page's checklist."""
         self._wait_warm()

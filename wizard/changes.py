@@ -28,8 +28,14 @@ class Change:
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
-        out.pop("data", None)
+        data = out.pop("data", None) or {}
+        out.update({k: data[k] for k in PUBLIC_DATA if k in data})
         return out
+
+
+# Step-private details that are also public (``plan --json``): the connector stack's version
+# drift and the preview of what CloudFormation will do to each resource.
+PUBLIC_DATA = ("versions", "preview", "preview_error")
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
         if name in ("apply", "destroy"):
             sp.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+        if name == "apply":
+            sp.add_argument("--rollback-on-failure", action="store_true",
+                            help="when the test query fails after a connector upgrade, return "
+                                 "to the previous version and parameters, and test again")
         if name == "verify":
             sp.add_argument("--sql", help="run this query instead of the profile's test_query")
         if name == "plan":
@@ -102,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     csub.add_parser("list", help="names of stored keys")
     cd = csub.add_parser("delete", help="delete stored keys")
     cd.add_argument("name")
+    add_export_parser(sub, aws_opts)
     return p
 
 
@@ -239,7 +244,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         if not _confirm(f"Apply {len(plan.pending)} change(s)?"):
             print("Nothing changed.", file=sys.stderr)
             return EXIT_OK
-    changes = engine.apply()
+    changes = engine.apply(rollback_on_failure=args.rollback_on_failure)
     applied = [c for c in changes if c.action != "none"]
     if args.json:
         _out({"changes": [c.to_json() for c in changes], "applied": len(applied),
@@ -439,10 +444,42 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return run(getattr(args, "profile", None), sandbox=getattr(args, "sandbox", False))
 
 
+# --------------------------------------------------------------------------- export (v1.1)
+def add_export_parser(sub: Any, aws_opts: Any) -> None:
+    """``export PROFILE --format cloudformation|terraform|cli [--out DIR]`` (design.md v1.1)."""
+    from wizard.export import FORMATS
+
+    e = sub.add_parser("export", help="write the setup as CloudFormation, Terraform or an AWS "
+                                      "CLI script (reads both accounts; changes nothing)")
+    e.add_argument("profile")
+    e.add_argument("--format", required=True, choices=FORMATS)
+    e.add_argument("--out", metavar="DIR",
+                   help="folder to write into (default: ./xacct-export-FORMAT)")
+    e.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    aws_opts(e)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from wizard.export import export
+
+    engine = _engine(args, quiet=True)
+    out = Path(args.out or f"xacct-export-{args.format}")
+    result = export(engine, args.format, out, args.profile)
+    if args.json:
+        _out(result.to_json())
+    else:
+        print(f"Wrote {len(result.files)} file(s) ({args.format}):")
+        for f in result.files:
+            print(f"  {f}")
+    for w in result.warnings:
+        print(f"WARNING: {w}", file=sys.stderr)
+    return EXIT_OK
+
+
 COMMANDS = {"plan": cmd_plan, "apply": cmd_apply, "verify": cmd_verify, "destroy": cmd_destroy,
             "doctor": cmd_doctor,
             "sandbox": cmd_sandbox, "demo": cmd_demo, "credentials": cmd_credentials,
-            "gui": cmd_gui}
+            "gui": cmd_gui, "export": cmd_export}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -452,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     if command == "gui" and not hasattr(args, "sandbox"):
         args.sandbox, args.endpoint_url, args.profile = args.top_sandbox, None, None
     try:
-        if command in ("plan", "apply", "verify", "destroy", "doctor"):
+        if command in ("plan", "apply", "verify", "destroy", "export", "doctor"):
             with _aws_environment(args):
                 return COMMANDS[command](args)
         if command == "gui":

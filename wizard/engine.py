@@ -21,12 +21,19 @@ from filelock import FileLock, Timeout
 from wizard.aws import Account, CallRecorder, session_from_credentials
 from wizard.changes import Change, Event, Finding, Plan
 from wizard.credentials import Identity, MfaPrompt, check_identity, make_session
-from wizard.errors import AwsOperationError, InvalidInput, WizardError, from_exception
+from wizard.errors import (
+    AwsOperationError,
+    InvalidInput,
+    UpgradeFailed,
+    WizardError,
+    from_exception,
+)
 from wizard.journal import Journal, default_path, journal_key
 from wizard.profile import ConsumerConfig, CredentialRef, SetupProfile
 from wizard.query import QueryResult, QueryRunner
 from wizard.steps import ORDER, Context, Step
 from wizard.steps.base import CONSUMER_CONCURRENCY, aws_call
+from wizard.steps.connector import KEEP_CHANGE_SET, ConnectorStep
 
 SessionFactory = Callable[[CredentialRef, str], boto3.Session]
 
@@ -172,12 +179,18 @@ class Engine:
         return plan
 
     # ------------------------------------------------------------------ apply
-    def apply(self) -> list[Change]:
-        """Make the setup exist; safe to re-run (resumes, and a no-op when all is in place)."""
+    def apply(self, *, rollback_on_failure: bool = False) -> list[Change]:
+        """Make the setup exist; safe to re-run (resumes, and a no-op when all is in place).
+
+        After a connector upgrade the test query runs as every consumer; when it fails the
+        upgrade is rolled back (``rollback_on_failure``) or :class:`UpgradeFailed` says how.
+        """
         lock = self._lock()
         try:
             with _translated():
                 steps = self.steps()
+                steps[0].ctx.cache[KEEP_CHANGE_SET] = True
+                self._finish_rollback(steps)
                 findings = [f for s in steps for f in s.preflight()]
             blocking = [f for f in findings if f.severity == "error"]
             for f in findings:
@@ -213,7 +226,108 @@ class Engine:
                                 f"{step.title}: not needed for this setup",
                                 fraction=(i + 1) / len(steps)))
             self.journal.set_status("applied")
+            done.extend(self._test_upgrade(steps, rollback_on_failure))
             return done
+        finally:
+            if self._ctx is not None:
+                self._ctx.cache.pop(KEEP_CHANGE_SET, None)
+            lock.release()
+
+    # ------------------------------------------------------------------ connector upgrades
+    @staticmethod
+    def _connector(steps: list[Step]) -> ConnectorStep:
+        return next(s for s in steps if isinstance(s, ConnectorStep))
+
+    def _finish_rollback(self, steps: list[Step]) -> None:
+        """A rollback a killed run started is finished before anything else."""
+        step = self._connector(steps)
+        entry = step.upgrade_entry()
+        if entry is not None and entry.data["upgrade"].get("state") == "rolling-back":
+            self.emit(Event("log", step=step.id, message="finishing the interrupted rollback "
+                            "of the connector upgrade", account="owner"))
+            step.rollback()
+
+    def test_all_consumers(self, sql: str | None = None) -> dict[str, QueryResult]:
+        """The test query as every consumer's principal (consumer key -> result)."""
+        results: dict[str, QueryResult] = {}
+        sql = sql or self.profile.effective_test_query
+        for consumer in self.profile.consumers:
+            try:
+                runner = self.query_runner(consumer)
+            except InvalidInput as exc:  # no credentials to query as this principal
+                self.emit(Event("log", message=f"cannot run the test query as "
+                                f"{consumer.principal_arn}: {exc}", account=consumer.key))
+                continue
+            self.emit(Event("query-state", message="starting the test query",
+                            account=consumer.key))
+            results[consumer.key] = runner.run(
+                sql, max_rows=10, on_state=lambda s, key=consumer.key: self.emit(
+                    Event("query-state", message=s, account=key)))
+        return results
+
+    def _test_upgrade(self, steps: list[Step], rollback_on_failure: bool) -> list[Change]:
+        """After an upgrade (this run's, or one a killed run left untested): the test query
+        as every consumer, and the rollback when it fails and that was asked for."""
+        step = self._connector(steps)
+        entry = step.upgrade_entry()
+        # "pending" after the steps ran: a killed run executed it (the stack now matches the
+        # profile, or this run would have deployed it and said "deployed") but never tested it.
+        if entry is None or entry.data["upgrade"].get("state") not in ("pending", "deployed"):
+            return []
+        upgrade = entry.data["upgrade"]
+        new, old = upgrade.get("to"), upgrade.get("from")
+        self.emit(Event("step-started", step=step.id,
+                        message=f"testing connector {new}: the test query as every consumer"))
+        results = self.test_all_consumers()
+        if not results:
+            step.mark_untested()
+            self.emit(Event("step-done", step=step.id, message=f"connector {new} deployed; "
+                            "not tested (no consumer's query credentials): run verify"))
+            return []
+        failed = _failures(results)
+        if not failed:
+            step.mark_verified()
+            self.emit(Event("step-done", step=step.id,
+                            message=f"connector {new} answers the test query"))
+            return []
+        target = step.rollback_target()
+        offered = step._offered()
+        back = target[0] if target and (offered is None or target[0] in offered) else None
+        why = "; ".join(f"{k}: {v}" for k, v in failed.items())
+        if not rollback_on_failure or back is None:
+            fix = (f"Run apply --rollback-on-failure (or Roll back in the wizard) to return to "
+                   f"{back}, or pin application_version: {back} in the profile and apply."
+                   if back else f"{old} is no longer offered: pin application_version to an "
+                   "offered version that works, and apply.")
+            raise UpgradeFailed(f"The test query fails after the connector upgrade from {old} "
+                                f"to {new}: {why}", fix=fix, rollback_to=back)
+        self.emit(Event("log", step=step.id, message=f"the test query fails on {new}; "
+                        f"rolling back to {back}", account="owner"))
+        step.rollback()
+        still = _failures(self.test_all_consumers())
+        if still:
+            raise UpgradeFailed(
+                f"The connector was rolled back from {new} to {back}, and the test query still "
+                f"fails: {'; '.join(f'{k}: {v}' for k, v in still.items())}",
+                fix="The failure is not the upgrade's: run verify and follow its fix.",
+                rolled_back=True)
+        raise UpgradeFailed(
+            f"The test query failed after the connector upgrade from {old} to {new} ({why}); "
+            f"rolled back to {back}, and the test query passes again.",
+            fix=f"Stay at {back}: pin application_version: {back} in the profile (with latest, "
+                f"the wizard holds back from {new} on its own).", rolled_back=True)
+
+    def rollback_connector(self) -> dict[str, QueryResult]:
+        """Return the connector to the version and parameters before its last upgrade, then
+        run the test query as every consumer (the GUI's Roll back)."""
+        lock = self._lock()
+        try:
+            with _translated():
+                step = self._connector(self.steps())
+                self.emit(Event("step-started", step=step.id, message="roll back the connector"))
+                change = step.rollback()
+                self.emit(Event("step-done", step=step.id, message=change.summary))
+                return self.test_all_consumers()
         finally:
             lock.release()
 
@@ -325,3 +439,7 @@ class Engine:
             return done
         finally:
             lock.release()
+
+
+def _failures(results: dict[str, QueryResult]) -> dict[str, str]:
+    return {k: (r.error or r.state) for k, r in results.items() if r.state != "SUCCEEDED"}

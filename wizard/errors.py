@@ -304,3 +304,19 @@ def from_exception(exc: BaseException, *, operation: str = "", account: str = ""
     op = operation or getattr(exc, "operation_name", "")
     text = f"{op} failed{where}: {code + ': ' if code else ''}{message}" if op else message
     return AwsOperationError(text, cause=cause, fix=fix, code=code, operation=op, account=account)
+
+
+class UpgradeFailed(AwsOperationError):
+    """The test query failed after a connector upgrade (exit 1).
+
+    ``rollback_to`` names the version the wizard can return to (None: it is no longer offered,
+    or there is none); ``rolled_back`` says the return was made. The GUI offers the rollback
+    from it; the CLI's ``apply --rollback-on-failure`` makes it without asking.
+    """
+
+    def __init__(self, message: str, *, cause: str = "", fix: str = "",
+                 rollback_to: str | None = None, rolled_back: bool = False) -> None:
+        super().__init__(message, cause=cause, fix=fix, operation="test query after upgrade",
+                         account="owner")
+        self.rollback_to = rollback_to
+        self.rolled_back = rolled_back

@@ -31,6 +31,12 @@ ATHENA_CATALOG_ACTIONS = [
     "athena:ListTableMetadata",
     "athena:GetTableMetadata",
 ]
+# Browsing (BI tools, JDBC/ODBC drivers, PyAthena, awswrangler list before they query): these
+# two actions have no resource type in IAM, so a statement can only grant them on "*".
+ATHENA_LIST_ONLY_ACTIONS = [
+    "athena:ListDataCatalogs",
+    "athena:ListWorkGroups",
+]
 RESULTS_BUCKET_ACTIONS = ["s3:GetBucketLocation", "s3:ListBucket"]
 RESULTS_OBJECT_ACTIONS = [
     "s3:GetObject",
@@ -129,6 +135,14 @@ def identity_policy(
                 "Resource": [
                     f"arn:aws:athena:{region}:{consumer_account}:datacatalog/{catalog_name}"
                 ],
+            },
+            {
+                # Listing reveals only names (the catalogs and workgroups of B's own account);
+                # every call on a catalog or workgroup stays scoped by the statements above.
+                "Sid": "BrowseListOnlyNoResourceType",
+                "Effect": "Allow",
+                "Action": list(ATHENA_LIST_ONLY_ACTIONS),
+                "Resource": "*",
             },
             {
                 "Sid": "QueryResultsBucket",

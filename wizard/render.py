@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 from wizard.changes import Change, Event, Plan
+from wizard.connector_versions import lifecycle_lines
 from wizard.query import QueryResult
 
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "none": "="}
@@ -37,7 +38,9 @@ def changes_text(changes: Iterable[Change], *, verbose: bool = False) -> list[st
                          + (f"  - {c.summary}" if c.summary else ""))
             if verbose and c.action != "none" and c.data.get("diff"):
                 lines.extend("      " + d for d in c.data["diff"])
+            lines.extend("      " + d for d in lifecycle_lines(c))
     return lines
+
 
 
 def event_line(e: Event) -> str:

@@ -123,6 +123,8 @@ def analyst_statements(*, invoke: bool = True) -> list[dict[str, Any]]:
          "Action": ["athena:GetDataCatalog", "athena:ListDatabases", "athena:GetDatabase",
                     "athena:ListTableMetadata", "athena:GetTableMetadata"],
          "Resource": [f"arn:aws:athena:{REGION}:{CONSUMER}:datacatalog/{CATALOG}"]},
+        {"Sid": "BrowseListOnlyNoResourceType", "Effect": "Allow",
+         "Action": ["athena:ListDataCatalogs", "athena:ListWorkGroups"], "Resource": "*"},
         {"Sid": "Results", "Effect": "Allow",
          "Action": ["s3:GetBucketLocation", "s3:ListBucket", "s3:GetObject", "s3:PutObject"],
          "Resource": [f"arn:aws:s3:::{RESULTS_BUCKET}",

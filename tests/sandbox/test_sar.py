@@ -100,7 +100,7 @@ def test_change_set_deploys_a_stack_with_the_connector_function(accounts: Accoun
     assert fn["FunctionArn"] == f"arn:aws:lambda:us-east-1:{OWNER}:function:{CATALOG}"
     assert fn["Environment"]["Variables"] == {
         "disable_spill_encryption": "false", "spill_bucket": SPILL_BUCKET,
-        "spill_prefix": "athena-spill"}
+        "spill_prefix": "athena-spill", "athena_connector_log_level": "WARN"}
     assert fn["Timeout"] == 900 and fn["MemorySize"] == 3008
 
     # Same parameters again: CloudFormation's "no changes" change set.

@@ -55,7 +55,8 @@ def moto_server_on_loopback() -> Iterator[str]:
     from wizard.sandbox.athena import AthenaEmulator
     from wizard.sandbox.layer import SandboxLayer, ServiceHandlers
 
-    athena = AthenaEmulator(_QuerySettings())  # type: ignore[arg-type]
+    athena = AthenaEmulator(_QuerySettings(),  # type: ignore[arg-type]
+                            thread_prefix="moto-harness-athena-query")
     app = SandboxLayer(DomainDispatcherApplication(create_backend_app),
                        [ServiceHandlers("athena", athena.operations(), answer_all=True)])
     server = make_server("127.0.0.1", 0, app, threaded=True)

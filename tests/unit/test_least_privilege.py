@@ -3,10 +3,12 @@ passes the IAM linter `parliament` with no findings.
 
 Exact means: the set of resources of each document is computed here from the inputs and must
 match exactly - no account, region or name wildcard, nothing broader than the one function,
-workgroup, catalog, bucket and prefix the setup is about. The one `*` allowed is the KMS key
-policy statement's, where a key policy's "Resource": "*" means "this key" (a key policy cannot
-name anything else); that exception is asserted explicitly, including the finding parliament
-reports for it.
+workgroup, catalog, bucket and prefix the setup is about. Two kinds of `*` are allowed, each
+asserted explicitly: the KMS key policy statement's, where a key policy's "Resource": "*" means
+"this key" (a key policy cannot name anything else), including the finding parliament reports
+for it; and the identity policy's browsing statement, whose actions (athena:ListDataCatalogs,
+athena:ListWorkGroups) have no resource type in IAM at all - checked against parliament's copy
+of the Service Authorization Reference, and named so in the statement's Sid.
 
 parliament has no trust-policy mode (a statement without Resource is MALFORMED to it, see
 parliament/statement.py: "IAM role trust policies ... don't have Resource elements, so that
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -80,6 +83,27 @@ SETUPS = [
 ]
 
 
+def resource_types(action: str) -> list[str]:
+    """The resource types IAM defines for an action (parliament's copy of the Service
+    Authorization Reference); ``[]`` when the action has none and only "*" can grant it."""
+    import parliament
+
+    service, name = action.split(":")
+    path = Path(parliament.__file__).with_name("iam_definition.json")
+    for svc in json.loads(path.read_text(encoding="utf-8")):
+        if svc["prefix"] == service:
+            for priv in svc["privileges"]:
+                if priv["privilege"] == name:
+                    return [r["resource_type"] for r in priv["resource_types"]
+                            if r["resource_type"]]
+    raise AssertionError(f"unknown action {action}")
+
+
+BROWSING = ["athena:ListDataCatalogs", "athena:ListDatabases", "athena:ListTableMetadata",
+            "athena:GetTableMetadata", "athena:GetDataCatalog", "athena:ListWorkGroups",
+            "athena:GetWorkGroup"]
+
+
 def build(setup: dict[str, str]) -> dict[str, dict[str, Any]]:
     fn = f"arn:aws:lambda:{setup['region']}:{OWNER}:function:{setup['catalog']}"
     sid = p.sid_for("Spill", CONSUMER, setup["catalog"])
@@ -112,11 +136,41 @@ def test_identity_policy_names_exactly_what_the_setup_uses(setup: dict[str, str]
         f"arn:aws:athena:{region}:{CONSUMER}:datacatalog/{setup['catalog']}",
         f"arn:aws:s3:::{results_bucket}",
         f"arn:aws:s3:::{results_bucket}/{results_prefix}*",
+        "*",  # only for the actions that have no resource type (next test)
     }
-    for arn in resources(doc):
+    for arn in resources(doc) - {"*"}:
         assert_exact_arn(arn)
     assert_no_broad_elements(doc)
     assert findings(doc) == []
+
+
+@pytest.mark.parametrize("setup", SETUPS)
+def test_identity_policy_grants_browsing_star_only_without_a_resource_type(
+        setup: dict[str, str]) -> None:
+    """BI tools and drivers browse before they query; every call they make is granted, on the
+    setup's own catalog and workgroup where IAM can scope it, on "*" only where it cannot."""
+    doc = build(setup)["identity"]
+    granted = set(actions(doc))
+    assert set(BROWSING) <= granted
+    starred = [s for s in p.statements(doc) if "*" in as_list(s["Resource"])]
+    assert len(starred) == 1
+    (star,) = starred
+    assert as_list(star["Resource"]) == ["*"]
+    assert "NoResourceType" in star["Sid"] and "ListOnly" in star["Sid"]
+    assert sorted(as_list(star["Action"])) == ["athena:ListDataCatalogs", "athena:ListWorkGroups"]
+    for action in as_list(star["Action"]):
+        assert resource_types(action) == [], f"{action} can be scoped: it must not get '*'"
+    # Every other action has a resource type, and gets exactly the setup's ARN of that type.
+    region = setup["region"]
+    scoped = {"datacatalog*": f"arn:aws:athena:{region}:{CONSUMER}:datacatalog/"
+                              f"{setup['catalog']}",
+              "workgroup*": f"arn:aws:athena:{region}:{CONSUMER}:workgroup/{setup['workgroup']}"}
+    for action in BROWSING:
+        if action in as_list(star["Action"]):
+            continue
+        (kind,) = resource_types(action)
+        holders = [s for s in p.statements(doc) if action in as_list(s["Action"])]
+        assert [as_list(s["Resource"]) for s in holders] == [[scoped[kind]]], action
 
 
 @pytest.mark.parametrize("setup", SETUPS)

@@ -484,6 +484,8 @@ def test_identity_policy_exact() -> None:
              "Action": ["athena:GetDataCatalog", "athena:ListDatabases", "athena:GetDatabase",
                         "athena:ListTableMetadata", "athena:GetTableMetadata"],
              "Resource": [f"arn:aws:athena:{REGION}:{CONSUMER}:datacatalog/acct1dynamodb"]},
+            {"Sid": "BrowseListOnlyNoResourceType", "Effect": "Allow",
+             "Action": ["athena:ListDataCatalogs", "athena:ListWorkGroups"], "Resource": "*"},
             {"Sid": "QueryResultsBucket", "Effect": "Allow",
              "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
              "Resource": ["arn:aws:s3:::example-athena-results"]},

@@ -86,10 +86,14 @@ class ApplyPage(BasePage):
         self.rollback = QPushButton("R&oll back", self.failure)
         self.rollback.setToolTip("Undo everything this setup created and restore what it "
                                  "changed.")
+        # offered when the test query fails after a connector upgrade (UpgradeFailed)
+        self.rollback_upgrade = QPushButton("Roll back the &upgrade", self.failure)
+        self.rollback_upgrade.hide()
         fl = QVBoxLayout(self.failure)
         fl.addWidget(self.failure_text)
         frow = QHBoxLayout()
         frow.addStretch(1)
+        frow.addWidget(self.rollback_upgrade)
         frow.addWidget(self.retry)
         frow.addWidget(self.rollback)
         fl.addLayout(frow)
@@ -128,9 +132,11 @@ class ApplyPage(BasePage):
         self.cancel.clicked.connect(self.cancel_run)
         self.retry.clicked.connect(self.start_apply)
         self.rollback.clicked.connect(self.roll_back)
+        self.rollback_upgrade.clicked.connect(self.roll_back_upgrade)
         self._rows: dict[str, QTreeWidgetItem] = {}
         self._worker: Any = None
         self._applied_key: Any = None
+        self._rollback_to: str | None = None
         self.cancel.setEnabled(False)
 
     # ---------------------------------------------------------------- lifecycle
@@ -208,6 +214,33 @@ class ApplyPage(BasePage):
         self.log.append("roll back: starting")
         self._start("Rolling back…", lambda engine: engine.destroy(), self._rolled_back)
 
+    def roll_back_upgrade(self) -> None:
+        """Back to the connector version and parameters before the upgrade, then the test
+        query as every consumer (the engine's rollback_connector)."""
+        if self._worker is not None:
+            return
+        self.progress.setValue(0)
+        self.log.append("roll back the connector upgrade: starting")
+        self._start("Rolling the connector back…", lambda engine: engine.rollback_connector(),
+                    self._upgrade_rolled_back)
+
+    def _upgrade_rolled_back(self, results: dict[str, Any]) -> None:
+        failed = {k: r for k, r in results.items() if getattr(r, "state", "") != "SUCCEEDED"}
+        self.progress.setValue(100)
+        self.rollback_upgrade.hide()
+        if failed:
+            text = "; ".join(f"{k}: {getattr(r, 'error', '') or r.state}"
+                             for k, r in failed.items())
+            self.status.setText("Rolled back, but the test query still fails.")
+            self.failure_text.show_message(text, "error")
+            self.failure.show()
+            return
+        self.ctx.state.applied = True
+        self._applied_key = self.ctx.state.snapshot()
+        self.status.setText(f"Rolled the connector back to {self._rollback_to}: the test query "
+                            "passes again as every consumer.")
+        self.log.append("roll back the connector upgrade: done, the test query passes")
+
     def cancel_run(self) -> None:
         if self._worker is not None:
             self.log.append("cancel requested: stopping after the current AWS call")
@@ -271,6 +304,14 @@ class ApplyPage(BasePage):
                 self._set_row(step_id, "failed", "cancelled" if cancelled else text)
         self.failure_text.show_message(text, "warn" if cancelled else "error")
         self.rollback.setEnabled(True)
+        self._rollback_to = getattr(exc, "rollback_to", None)
+        upgrade = self._rollback_to is not None and not getattr(exc, "rolled_back", True)
+        if upgrade:
+            self.status.setText("The connector upgrade broke the test query.")
+            self.rollback_upgrade.setText(f"Roll back to &{self._rollback_to}")
+            self.rollback_upgrade.setToolTip("Return the connector to the version and "
+                                             "parameters it had before, and test again.")
+        self.rollback_upgrade.setVisible(upgrade)
         self.failure.show()
         self.log.append(text)
 

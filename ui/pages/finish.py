@@ -1,6 +1,6 @@
-"""Page 8, Finish: save the setup as a profile, see what exists now in each account (with AWS
-console links), and Clean up - destroy everything this setup made, after a confirmation that
-lists it.
+"""Page 8, Finish: save the setup as a profile, export it as infrastructure as code, see what
+exists now in each account (with AWS console links), and Clean up - destroy everything this
+setup made, after a confirmation that lists it.
 
 The saved file is the CLI's profile format: ``xacct-wizard apply PROFILE`` repeats or repairs
 this exact setup, and opening it here again shows the same plan.
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QMessageBox,
     QProgressBar,
@@ -51,6 +52,10 @@ class FinishPage(BasePage):
                          "`xacct-wizard apply PROFILE`), or clean it all up again.")
         self.save_button = QPushButton("&Save profile…", self)
         self.saved = MessageLabel(self)
+        self.export_button = QPushButton("&Export…", self)
+        self.export_button.setToolTip("Write this setup as CloudFormation templates, a Terraform "
+                                      "module or an AWS CLI script.")
+        self.exported = MessageLabel(self)
         self.refresh_button = QPushButton("&Refresh", self)
         self.cleanup_button = QPushButton("Clean &up…", self)
         self.cleanup_button.setToolTip("Remove everything this setup created and restore what "
@@ -78,6 +83,9 @@ class FinishPage(BasePage):
         srow.addWidget(self.save_button, 0, Qt.AlignmentFlag.AlignTop)
         srow.addWidget(self.saved, 1)
         srow.addStretch(0)
+        erow = QHBoxLayout()
+        erow.addWidget(self.export_button, 0, Qt.AlignmentFlag.AlignTop)
+        erow.addWidget(self.exported, 1)
         arow = QHBoxLayout()
         arow.addWidget(heading("What exists now"))
         arow.addStretch(1)
@@ -99,9 +107,11 @@ class FinishPage(BasePage):
         split.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.addLayout(srow)
+        layout.addLayout(erow)
         layout.addWidget(split, 1)
 
         self.save_button.clicked.connect(self.ask_save)
+        self.export_button.clicked.connect(self.ask_export)
         self.refresh_button.clicked.connect(self.refresh_summary)
         self.cleanup_button.clicked.connect(self.ask_cleanup)
         self.summary.itemActivated.connect(self._open_link)
@@ -141,6 +151,43 @@ class FinishPage(BasePage):
         self.saved.show_message(f"Saved to {path}. Run it again any time with "
                                 f"`xacct-wizard apply {path}`.", "ok")
         return True
+
+    # ---------------------------------------------------------------- export
+    EXPORT_FORMATS = {"CloudFormation templates": "cloudformation",
+                      "Terraform module": "terraform", "AWS CLI script": "cli"}
+
+    def ask_export(self) -> None:
+        """Ask for a format and a folder, then export (in a worker: it reads both accounts)."""
+        label, ok = QInputDialog.getItem(self, "Export", "Write this setup as:",
+                                         list(self.EXPORT_FORMATS), 0, False)
+        if not ok:
+            return
+        fmt = self.EXPORT_FORMATS[label]
+        start = self.ctx.state.profile_path.parent if self.ctx.state.profile_path else Path.home()
+        folder = QFileDialog.getExistingDirectory(self, "Export into folder", str(start))
+        if folder:
+            self.export_to(fmt, Path(folder))
+
+    def export_to(self, fmt: str, folder: Path) -> None:
+        if self._worker is not None:
+            return
+        state, backend = self.ctx.state, self.ctx.backend
+        name = state.profile_path.name if state.profile_path else (
+            f"{self.profile.connector.catalog_name or 'setup'}.yaml (not saved)")
+
+        def work(job: Any) -> Any:
+            state.set_sink(None)
+            return backend.export(state.engine(new_run=True), fmt, folder, name)
+
+        def done(result: Any) -> None:
+            files = ", ".join(f.name for f in result.files)
+            warnings = "\n".join(f"Warning: {w}" for w in result.warnings)
+            self.exported.show_message(f"Wrote {files} to {folder}." + (
+                f"\n{warnings}" if warnings else ""), "warn" if warnings else "ok")
+
+        self.exported.show_message(None)
+        self.status.setText("Reading both accounts to export…")
+        self._start(work, done)
 
     # ---------------------------------------------------------------- summary
     def refresh_summary(self) -> None:
@@ -260,7 +307,7 @@ class FinishPage(BasePage):
     def _start(self, work: Any, on_returned: Any, on_progress: Any = None) -> None:
         self.set_busy(True)
         self.progress.setVisible(on_progress is not None)
-        for b in (self.refresh_button, self.cleanup_button):
+        for b in (self.refresh_button, self.cleanup_button, self.export_button):
             b.setEnabled(False)
 
         def failed(exc: BaseException) -> None:
@@ -278,6 +325,6 @@ class FinishPage(BasePage):
             self._worker = None
         if self._worker is None:
             self.progress.hide()
-            for b in (self.refresh_button, self.cleanup_button):
+            for b in (self.refresh_button, self.cleanup_button, self.export_button):
                 b.setEnabled(True)
             self.set_busy(False)

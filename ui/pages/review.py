@@ -70,6 +70,34 @@ def explain(exc: BaseException) -> str:
     return redact(f"Unexpected error: {type(exc).__name__}: {exc}")
 
 
+def add_lifecycle_rows(item: QTreeWidgetItem, change: Change) -> None:
+    """Under the connector stack's row: its version drift and, for an upgrade or a parameter
+    change, what CloudFormation will do to each resource (the change set's preview). Each is
+    one line across the columns, as ``plan`` prints it."""
+    from wizard.connector_versions import VersionStatus, lifecycle_lines
+
+    lines = lifecycle_lines(change)
+    if not lines:
+        return
+    versions = change.data.get("versions")
+    withdrawn = bool(versions) and VersionStatus.from_json(versions).deployed_offered is False
+    for line in lines:
+        row = QTreeWidgetItem([line.strip()])
+        if line.startswith("versions"):
+            color = "warn" if withdrawn else "muted"
+        elif "replacement: True" in line:
+            color = "del"
+        elif line.lstrip().startswith(("+", "-", "~")):
+            color = {"+": "add", "-": "del"}.get(line.lstrip()[0], "warn")
+        else:
+            color = "muted"
+        row.setForeground(0, tone(color))
+        row.setToolTip(0, line.strip())
+        item.addChild(row)
+        row.setFirstColumnSpanned(True)
+    item.setExpanded(True)
+
+
 class ReviewPage(BasePage):
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
@@ -187,6 +215,7 @@ class ReviewPage(BasePage):
             item.setToolTip(2, change.summary)
             item.setData(0, Qt.ItemDataRole.UserRole, change)
             parent.addChild(item)
+            add_lifecycle_rows(item, change)
             # open on the first policy that changes: that is what people need to read
             if first_doc is None and change.action != "none" and "policy" in change.kind:
                 first_doc = item
@@ -220,7 +249,16 @@ class ReviewPage(BasePage):
 
     def _selected(self, item: QTreeWidgetItem | None, _prev: Any = None) -> None:
         change: Change | None = item.data(0, Qt.ItemDataRole.UserRole) if item else None
+        if change is None and item is not None and item.parent() is not None:
+            change = item.parent().data(0, Qt.ItemDataRole.UserRole)  # a preview row
         self.diff.show_change(change)
+        if change is not None:
+            from wizard.connector_versions import lifecycle_lines
+
+            extra = lifecycle_lines(change)
+            if extra:
+                self.diff.text.setPlainText(self.diff.text.toPlainText() + "\n\n"
+                                            + "\n".join(extra))
 
     # ---------------------------------------------------------------- navigation
     def ready(self) -> bool:

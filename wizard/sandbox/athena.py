@@ -61,6 +61,12 @@ _FUNCTION_ARN_RE = re.compile(
 NO_OUTPUT = ("No output location provided. An output location is required either through the "
              "Workgroup result configuration setting or as an API input.")
 FAILED_STATES = {"FAILED", "CANCELLED"}
+NO_RESULTS_ACCESS = (
+    "You do not seem to have access to the S3 location of your query results. Please confirm "
+    "your account has access to the S3 location where your query results are saved and try "
+    "again. If specifying an expected bucket owner, confirm the bucket is owned by the expected "
+    "account. If you are using KMS to encrypt query results, please ensure you have permission "
+    "to access your KMS key. If you continue to see this issue, please contact customer support.")
 
 
 def invalid(message: str, code: str = "INVALID_INPUT") -> ServiceError:
@@ -165,10 +171,14 @@ class Execution:
 
 # --------------------------------------------------------------------------- the emulator
 class AthenaEmulator:
-    """Handles the Athena operations moto lacks; returns None for the ones moto should answer."""
+    """Answers every Athena operation the sandbox emulates (see ``operations``).
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    ``thread_prefix`` names the query threads (a test harness that is not the sandbox uses its
+    own, so the sandbox's "no thread left after stop()" check is about the sandbox alone)."""
+
+    def __init__(self, sandbox: Sandbox, thread_prefix: str = "xacct-sandbox-query") -> None:
         self.sandbox = sandbox
+        self._thread_prefix = thread_prefix
         self._created = time.time()  # when the emulated workgroups "were made"
         self._lock = threading.RLock()
         self._executions: dict[str, Execution] = {}
@@ -202,7 +212,7 @@ class AthenaEmulator:
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=4,
-                                                thread_name_prefix="xacct-sandbox-query")
+                                                thread_name_prefix=self._thread_prefix)
             return self._pool
 
     def _cancel_all(self) -> list[Future[None]]:
@@ -342,8 +352,8 @@ class AthenaEmulator:
 
     def list_data_catalogs(self, req: ApiRequest, body: dict[str, Any]) -> dict[str, Any]:
         account, region = req.caller.account_id, req.region
-        self._require(req, "athena:ListDataCatalogs",
-                      self._arn(region, account, "datacatalog", "*"))
+        # No resource type in IAM: only a statement on "*" grants it, as in AWS.
+        self._require(req, "athena:ListDataCatalogs", "*")
         summaries = [{"CatalogName": "AwsDataCatalog", "Type": "GLUE"}]
         summaries += [{"CatalogName": dc.name, "Type": dc.type}
                       for dc in list(self._backend(account, region).data_catalogs.values())]
@@ -406,6 +416,7 @@ class AthenaEmulator:
             if not result.allowed:
                 raise QueryError(f"GENERIC_INTERNAL_ERROR: {result.message}")
             env = getattr(fn, "environment_vars", None) or {}
+            _check_defect(conn, env)
             conn.spill_bucket = str(env.get("spill_bucket", ""))
             conn.spill_prefix = str(env.get("spill_prefix", "athena-spill"))
             if str(env.get("disable_spill_encryption", "false")).lower() != "true":
@@ -807,6 +818,9 @@ class AthenaEmulator:
         if state != "SUCCEEDED" or result is None:
             raise invalid(f"Query did not finish successfully. Final query state: {state}"
                           + (f"\n{reason}" if reason else ""))
+        # Athena reads the rows from the result file with the caller's own S3 rights.
+        if not can_read_results(req.caller, ex.output_location):
+            raise invalid(NO_RESULTS_ACCESS)
         max_results = int(body.get("MaxResults") or 1000)
         if max_results < 1 or max_results > 1000:
             raise invalid("MaxResults must be between 1 and 1000")
@@ -1036,9 +1050,83 @@ class AthenaEmulator:
                 "ensure you are allowed to access the S3 bucket. If you are encrypting query "
                 "results with KMS key, please ensure you are allowed to access your KMS key")
         s3.put_object(bucket_name=bucket_name, key_name=key, value=result.csv())
+        # Beside every result file Athena writes <QueryId>.csv.metadata (the result set's
+        # column info, protobuf-encoded); clients that list or clean the output location see it.
+        s3.put_object(bucket_name=bucket_name, key_name=f"{key}.metadata",
+                      value=result_metadata(ex, result))
+
+
+# --------------------------------------------------------------------------- result files
+def can_read_results(caller: Caller, output_location: str) -> bool:
+    """May ``caller`` s3:GetObject the result file (identity and bucket policy, as IAM says)?"""
+    from moto.backends import get_backend
+
+    m = re.match(r"^s3://([^/]+)/(.*)$", output_location)
+    if not m:
+        return False
+    bucket_name, key = m.group(1), m.group(2)
+    s3_dict = get_backend("s3")
+    owner = s3_dict.bucket_accounts.get(bucket_name)
+    if owner is None:
+        return False
+    bucket = s3_dict[owner[1]][owner[0]].get_bucket(bucket_name)
+    policy = parse_document(bucket.policy.decode() if isinstance(bucket.policy, bytes)
+                            else bucket.policy)
+    return authorize(caller, "s3:GetObject", f"arn:aws:s3:::{bucket_name}/{key}",
+                     resource_account=owner[1], resource_policy=policy,
+                     extra_context=_via_athena()).allowed
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, value: str | int | bytes) -> bytes:
+    """One protobuf field: length-delimited for text and messages, varint for numbers."""
+    if isinstance(value, int):
+        return _varint(number << 3) + _varint(value)
+    data = value.encode("utf-8") if isinstance(value, str) else value
+    return _varint(number << 3 | 2) + _varint(len(data)) + data
+
+
+def result_metadata(ex: Execution, result: QueryResult) -> bytes:
+    """The ``.csv.metadata`` object: the result's ColumnInfo in the protobuf layout Athena uses
+    (engine query id, then one message per column: catalog, schema, table, name, label, type,
+    precision, scale, nullability, case sensitivity)."""
+    when = time.gmtime(ex.started or ex.submitted)
+    engine_id = f"{time.strftime('%Y%m%d_%H%M%S', when)}_00000_{ex.id.replace('-', '')[:5]}"
+    out = _field(1, engine_id)
+    for name, athena_type in result.columns:
+        info = _column_info(name, athena_type)
+        column = b"".join([
+            _field(1, info["CatalogName"]), _field(4, name), _field(5, name),
+            _field(6, athena_type),
+            _field(7, info["Precision"]) if info["Precision"] else b"",
+            _field(9, 3),  # UNKNOWN nullability, as Athena reports for query results
+            _field(10, 1) if info["CaseSensitive"] else b""])
+        out += _field(4, column)
+    return out
 
 
 # --------------------------------------------------------------------------- helpers
+def _check_defect(conn: Connector, env: dict[str, Any]) -> None:
+    """A connector release the sandbox marks broken (sar.BROKEN) fails as a Java function
+    would: the function is invoked, and throws."""
+    from wizard.sandbox.sar import DEFECT_VARIABLE
+
+    defect = env.get(DEFECT_VARIABLE)
+    if defect:
+        raise QueryError(
+            "GENERIC_USER_ERROR: Encountered an exception[java.lang.NoSuchMethodError] from "
+            f"your LambdaFunction[{conn.function_arn}] executed in context[retrieving "
+            f"meta-data] with message[{defect}]")
+
+
 def _via_athena() -> dict[str, Any]:
     """Condition keys present on calls Athena makes on the caller's behalf."""
     return {"aws:CalledVia": ["athena.amazonaws.com"],

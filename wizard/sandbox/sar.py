@@ -33,14 +33,50 @@ VERSIONS: list[tuple[str, str]] = [
     ("2026.33.1", "2026-08-19T17:12:55.000Z"),
 ]
 LATEST_VERSION = VERSIONS[-1][0]
+# Withdrawn by the publisher: listed nowhere and not deployable, but a stack deployed before
+# the withdrawal is still at it (a test makes one by offering it again for a moment:
+# ``SarEmulator.withdrawn.discard(v)``, deploy, ``withdrawn.add(v)``).
+WITHDRAWN = frozenset({"2025.45.1"})
+# A release that deploys cleanly but whose function fails every query (a regression fixed in
+# the next release): the rollback path runs for real. The function carries the defect in its
+# environment, where the sandbox's Athena emulation reads it (athena.py, invoke_connector).
+DEFECT_VARIABLE = "xacct_sandbox_defect"
+BROKEN = {"2026.21.1": "java.lang.NoSuchMethodError: 'software.amazon.awssdk.services.dynamodb."
+                       "model.ScanRequest$Builder software.amazon.awssdk.services.dynamodb."
+                       "model.ScanRequest$Builder.consistentRead(java.lang.Boolean)'"}
 REQUIRED_CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_RESOURCE_POLICY"]
 SOURCE_CODE_URL = "https://github.com/awslabs/aws-athena-query-federation"
 HANDLER = "com.amazonaws.athena.connectors.dynamodb.DynamoDBCompositeHandler"
 _STACK_NAME_RE = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]*$")
 
 
-def parameter_definitions() -> list[dict[str, Any]]:
+def _key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split(".") if p.isdigit())
+
+
+def _since(version: str, first: str) -> bool:
+    """Whether ``version`` has what ``first`` introduced (dated versions compare part by part)."""
+    return _key(version) >= _key(first)
+
+
+# What changed between the sandbox's versions, as an upgrade meets it:
+# 2026.21.1 adds the PermissionsBoundaryARN parameter (with a default); 2026.33.1 changes the
+# function's log level variable and moves the execution role under a path (CloudFormation
+# replaces a role whose Path changes).
+BOUNDARY_SINCE = "2026.21.1"
+ROLE_PATH_SINCE = "2026.33.1"
+ROLE_PATH = "/athena-federation/"
+
+
+def parameter_definitions(version: str = LATEST_VERSION) -> list[dict[str, Any]]:
     """The template's Parameters, in SAR's ParameterDefinition shape (camelCase on the wire)."""
+    defs = _all_parameter_definitions()
+    if not _since(version, BOUNDARY_SINCE):
+        defs = [d for d in defs if d["name"] != "PermissionsBoundaryARN"]
+    return defs
+
+
+def _all_parameter_definitions() -> list[dict[str, Any]]:
     return [
         {"name": "AthenaCatalogName", "type": "String",
          "description": "This is the name of the lambda function that will be created. This "
@@ -81,7 +117,7 @@ def _version_body(version: str, created: str) -> dict[str, Any]:
     return {
         "applicationId": APPLICATION_ID,
         "creationTime": created,
-        "parameterDefinitions": parameter_definitions(),
+        "parameterDefinitions": parameter_definitions(version),
         "requiredCapabilities": list(REQUIRED_CAPABILITIES),
         "resourcesSupported": True,
         "semanticVersion": version,
@@ -95,7 +131,7 @@ def _iso_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def plain_template(params: dict[str, str]) -> dict[str, Any]:
+def plain_template(params: dict[str, str], version: str = LATEST_VERSION) -> dict[str, Any]:
     """A plain CloudFormation template with the effect of the connector's SAM template.
 
     SAM's AWS::Serverless::Function becomes an AWS::Lambda::Function (inline code: there is no
@@ -114,6 +150,9 @@ def plain_template(params: dict[str, str]) -> dict[str, Any]:
     }
     if kms:
         env["kms_key_id"] = {"Ref": "KMSKeyId"}
+    env["athena_connector_log_level"] = "WARN" if _since(version, ROLE_PATH_SINCE) else "INFO"
+    if version in BROKEN:
+        env[DEFECT_VARIABLE] = BROKEN[version]
     code = (
         "# Stand-in for the Athena DynamoDB connector inside the xacct-wizard sandbox.\n"
         "# The sandbox's Athena emulation serves queries for this function itself.\n"
@@ -174,11 +213,13 @@ def plain_template(params: dict[str, str]) -> dict[str, Any]:
                 "Action": ["sts:AssumeRole"]}]},
             "Policies": policies,
         }
-        if boundary:
+        if boundary and _since(version, BOUNDARY_SINCE):
             role_props["PermissionsBoundary"] = {"Ref": "PermissionsBoundaryARN"}
+        if _since(version, ROLE_PATH_SINCE):
+            role_props["Path"] = ROLE_PATH
         resources["FunctionRole"] = {"Type": "AWS::IAM::Role", "Properties": role_props}
     parameters = {}
-    for p in parameter_definitions():
+    for p in parameter_definitions(version):
         decl: dict[str, Any] = {"Type": p["type"], "Description": p["description"]}
         if "defaultValue" in p:
             decl["Default"] = p["defaultValue"]
@@ -201,10 +242,16 @@ class SarEmulator:
         self._lock = threading.Lock()
         self.template_base_url = template_base_url
         self.templates: dict[str, dict[str, Any]] = {}
+        self.withdrawn: set[str] = set(WITHDRAWN)
 
     def reset(self) -> None:
         with self._lock:
             self.templates.clear()
+            self.withdrawn = set(WITHDRAWN)
+
+    def offered(self) -> list[tuple[str, str]]:
+        """The versions the repository lists and deploys (oldest first)."""
+        return [v for v in VERSIONS if v[0] not in self.withdrawn]
 
     # ----------------------------------------------------------------- routing
     def operations(self) -> dict[str, Callable[[ApiRequest], dict[str, Any]]]:
@@ -230,11 +277,11 @@ class SarEmulator:
             raise ServiceError("NotFoundException",
                                f"Cannot find application with id {app_id}", 404)
 
-    @staticmethod
-    def _version(app_id: str, version: str | None) -> tuple[str, str]:
+    def _version(self, app_id: str, version: str | None) -> tuple[str, str]:
+        offered = self.offered()
         if not version:
-            return VERSIONS[-1]
-        for v in VERSIONS:
+            return offered[-1]
+        for v in offered:
             if v[0] == version:
                 return v
         raise ServiceError("NotFoundException",
@@ -265,11 +312,12 @@ class SarEmulator:
         self._check_app(app_id)
         start = int(next_token) if next_token and next_token.isdigit() else 0
         size = int(max_items) if max_items and str(max_items).isdigit() else 100
-        page = VERSIONS[start:start + size]
+        offered = self.offered()
+        page = offered[start:start + size]
         body: dict[str, Any] = {"versions": [
             {"applicationId": APPLICATION_ID, "creationTime": created, "semanticVersion": v,
              "sourceCodeUrl": f"{SOURCE_CODE_URL}/tree/v{v}"} for v, created in page]}
-        if start + size < len(VERSIONS):
+        if start + size < len(offered):
             body["nextToken"] = str(start + size)
         return body
 
@@ -323,8 +371,8 @@ class SarEmulator:
         if missing:
             raise ServiceError("BadRequestException",
                                f"Requires capabilities : [{', '.join(missing)}]")
-        values = self._parameters(params.get("ParameterOverrides") or [])
-        template = json.dumps(plain_template(values))
+        values = self._parameters(params.get("ParameterOverrides") or [], semver)
+        template = json.dumps(plain_template(values, semver))
         from moto.backends import get_backend
 
         caller = req.caller
@@ -365,9 +413,9 @@ class SarEmulator:
                 "semanticVersion": semver, "stackId": stack_id}
 
     @staticmethod
-    def _parameters(overrides: list[dict[str, Any]]) -> dict[str, str]:
+    def _parameters(overrides: list[dict[str, Any]], version: str) -> dict[str, str]:
         """Validate parameter overrides the way CloudFormation does; fill template defaults."""
-        defs = {p["name"]: p for p in parameter_definitions()}
+        defs = {p["name"]: p for p in parameter_definitions(version)}
         values: dict[str, str] = {}
         unknown = []
         for o in overrides:

@@ -170,10 +170,12 @@ class Sandbox:
         )
         from werkzeug.serving import make_server
 
-        from wizard.sandbox import cloudformation, resource_policies, sts
+        from wizard.sandbox import cfn_resources, cloudformation, resource_policies, sts
         from wizard.sandbox.athena import AthenaEmulator
         from wizard.sandbox.layer import TEMPLATE_PATH, SandboxLayer, ServiceHandlers
+        from wizard.sandbox.s3_access import S3Guard
         from wizard.sandbox.sar import SarEmulator
+        from wizard.sandbox.sigv4 import SignatureGuard
 
         if self._given_state_dir is None:
             self.state_dir = Path(tempfile.mkdtemp(prefix="xacct-sandbox-"))
@@ -184,7 +186,9 @@ class Sandbox:
 
         self.athena = AthenaEmulator(self)
         self.sar = SarEmulator()
+        cfn_resources.install()  # the resource types exported templates use
         moto_app = _cached_dispatcher(DomainDispatcherApplication)(create_backend_app)
+        moto_app = S3Guard(moto_app)  # bucket and identity policies, as S3 evaluates them
         layer = SandboxLayer(
             moto_app,
             [
@@ -195,17 +199,24 @@ class Sandbox:
                 # The others are inspected for the checks moto skips, then moto answers.
                 ServiceHandlers("sts", {"AssumeRole": sts.assume_role}),
                 ServiceHandlers("cloudformation",
-                                {"ExecuteChangeSet": cloudformation.execute_change_set}),
+                                {"ExecuteChangeSet": cloudformation.execute_change_set_replacing,
+                                 "DescribeChangeSet": cloudformation.describe_change_set,
+                                 # exported templates: the capabilities AWS asks for
+                                 "CreateStack": cfn_resources.check_capabilities,
+                                 "CreateChangeSet": cfn_resources.check_capabilities},
+                                after={"ExecuteChangeSet":
+                                       cloudformation.after_execute_change_set}),
                 ServiceHandlers("s3", {"PutBucketPolicy": resource_policies.put_bucket_policy}),
                 ServiceHandlers("lambda", {"AddPermission": resource_policies.add_permission},
                                 after={"AddPermission": resource_policies.after_add_permission}),
             ],
             extra_routes={TEMPLATE_PATH: self.sar.template_document},
         )
+        app = SignatureGuard(layer)  # wrong secrets and unknown keys fail as in AWS
         if self.requested_port:
             _check_port_free(self.requested_port)
         try:
-            self._server = make_server(HOST, self.requested_port, layer, threaded=True,
+            self._server = make_server(HOST, self.requested_port, app, threaded=True,
                                        request_handler=_request_handler())
         except SystemExit:  # werkzeug exits the process when the port is taken
             raise OSError(errno.EADDRINUSE, _port_in_use(self.requested_port)) from None

@@ -62,8 +62,8 @@ class IdentityPolicyStep(Step):
             action, summary = "none", "identity policy in place"
         else:
             action = "create" if current is None else "update"
-            summary = ("allow the principal to invoke the connector, read spill data, run "
-                       "queries and write results" if current is None
+            summary = ("allow the principal to invoke the connector, read spill data, browse "
+                       "catalogs, run queries and write results" if current is None
                        else "identity policy differs: restore it")
         return [self.change(c.key, self._resource(c), action, summary, before=current,
                             after=desired, kind="identity-policy", consumer=c.account_id,
