@@ -425,6 +425,37 @@ class WizardRuns:
         except Exception as exc:
             r.failed(ids, exc)
 
+    # ------------------------------------------------------------------ doctor
+    def doctor(self, slots: tuple[str, ...], counts: tuple[int, ...], where: str = "",
+               hooks: list[tuple[str, Any]] | None = None) -> None:
+        """The doctor on an applied setup (untimed apply): every link read and evaluated and
+        the test query run as every consumer, with each number of consumers."""
+        from wizard.profile import load_profile
+
+        r = self.report
+        for slot, n in zip(slots, counts, strict=True):
+            row = r.row(slot, f"doctor, {n} consumer account{'s' if n > 1 else ''}{where}")
+            row.extra["consumers"] = n
+        try:
+            for slot, n in zip(slots, counts, strict=True):
+                path = scale_profile(Path(self.sb.example_profile), n,
+                                     self.home / f"doctor-{n}.yaml")
+                profile = load_profile(path)
+                self.sb.reset()
+                j = self.journal()
+                self.engine(profile, j).apply()
+                for _ in range(self.sizes.runs):
+                    eng = self.engine(profile, j, hooks=hooks)
+                    t, report = timed(eng.diagnose)
+                    if not report.ok:
+                        raise RuntimeError(f"doctor found a broken link: {report.to_json()}")
+                    r.rows[slot].samples.append(t)
+                    r.rows[slot].extra["calls"] = len(eng.recorder.calls)
+                    r.rows[slot].extra["mutating_calls"] = len(eng.recorder.mutating())
+                self.engine(profile, j).destroy()
+        except Exception as exc:
+            r.failed(list(slots), exc)
+
     # ------------------------------------------------------------------ query preview
     def query_preview(self) -> None:
         from wizard.profile import load_profile
@@ -645,6 +676,8 @@ SCALE_RATIOS = [
      "scale_max_lat", True, "  the same, +50 ms per call:"),
     ("destroy_scale_lat", "  destroy, the same, +50 ms per call (< 3x)", "destroy_1_lat",
      "destroy_max_lat", True, "  destroy, the same, +50 ms per call:"),
+    ("doctor_scale_lat", "doctor, {n} consumers < 3x the time of 1 (+50 ms per call)",
+     "doctor_1_lat", "doctor_max_lat", False, "doctor, {n} consumers / 1, +50 ms per call:"),
 ]
 
 
@@ -698,6 +731,13 @@ def evaluate(report: Report, sizes: Sizes) -> None:
         t.append(Target(id, label.format(n=n), f"{many / one:.2f}x ({fmt(many)} vs {fmt(one)})"
                         if measured else "n/a", many / one < 3.0 if measured else None,
                         "" if measured else why(one_id, many_id), info=info))
+    for id, label, row_id, limit in (
+            ("doctor_1s", "doctor, one consumer on the sandbox < 1 s", "doctor_1", 1.0),
+            ("doctor_lat_3s", "doctor, one consumer, +50 ms per call < 3 s", "doctor_1_lat",
+             3.0)):
+        value = med(report, row_id)
+        t.append(Target(id, label, fmt(value), None if value is None else value < limit,
+                        "" if value is not None else why(row_id)))
     launch = med(report, "gui_launch")
     t.append(Target("gui_launch_1s", "GUI launch to first page < 1 s", fmt(launch),
                     None if launch is None else launch < 1.0,
@@ -733,7 +773,8 @@ def evaluate(report: Report, sizes: Sizes) -> None:
 ORDER = ["sandbox_start", "cold_apply", "cold_apply_verify", "apply", "reapply",
          "reapply_mutating", "verify", "apply_verify", "destroy", "script_setup",
          "script_teardown", "scale_1", "scale_mid", "scale_max", "scale_1_ext", "scale_max_ext",
-         "scale_1_lat", "scale_max_lat", "destroy_1_lat", "destroy_max_lat", "query_first_rows",
+         "scale_1_lat", "scale_max_lat", "destroy_1_lat", "destroy_max_lat", "doctor_1",
+         "doctor_1_lat", "doctor_max_lat", "query_first_rows",
          "query_all_rows", "query_peak_mb", "qt_first_rows", "qt_peak_mb", "gui_launch",
          "gui_launch_inapp", "gui_stall", "gui_stall_idle", "gui_run", "gui_stall_inproc"]
 
@@ -884,6 +925,8 @@ def main(argv: list[str] | None = None) -> int:
                             report.rows[id].error = why
                     step("scale")
                     runs.scale()
+                    step("doctor")
+                    runs.doctor(("doctor_1",), (1,))
                     step("query preview")
                     runs.query_preview()
             finally:
@@ -893,7 +936,7 @@ def main(argv: list[str] | None = None) -> int:
                 remote = RemoteSandbox(sizes.consumers[-1] - 1, home)
             except Exception as exc:
                 ids = ["scale_1_ext", "scale_max_ext", "scale_1_lat", "scale_max_lat",
-                       "destroy_1_lat", "destroy_max_lat"]
+                       "destroy_1_lat", "destroy_max_lat", "doctor_1_lat", "doctor_max_lat"]
                 for id in ids:
                     report.row(id, id)
                 report.failed(ids, exc)
@@ -908,6 +951,10 @@ def main(argv: list[str] | None = None) -> int:
                         ext.scale(("scale_1_lat", "scale_max_lat"), pair,
                                   ", same, +50 ms per call", hooks=[("before-send", _latency)],
                                   destroy_slots=("destroy_1_lat", "destroy_max_lat"))
+                        step("doctor, sandbox in another process, +50 ms per call")
+                        ext.doctor(("doctor_1_lat", "doctor_max_lat"), pair,
+                                   ", sandbox in another process, +50 ms per call",
+                                   hooks=[("before-send", _latency)])
                 finally:
                     remote.stop()
             if args.no_gui:

@@ -27,6 +27,7 @@ from ui.pages.accounts import AccountsPage
 from ui.pages.apply import ApplyPage
 from ui.pages.base import ACCESS, ACCOUNTS, APPLY, CONNECTOR, FINISH, QUERY, REVIEW, START
 from ui.pages.connector import ConnectorPage
+from ui.pages.diagnose import DIAGNOSE, DiagnosePage
 from ui.pages.finish import FinishPage
 from ui.pages.query import QueryPage
 from ui.pages.review import ReviewPage
@@ -89,7 +90,7 @@ class MainWizard(QWizard):
         self.pages = {
             START: StartPage(ctx), ACCOUNTS: AccountsPage(ctx), CONNECTOR: ConnectorPage(ctx),
             ACCESS: AccessPage(ctx), REVIEW: ReviewPage(ctx), APPLY: ApplyPage(ctx),
-            QUERY: QueryPage(ctx), FINISH: FinishPage(ctx),
+            QUERY: QueryPage(ctx), FINISH: FinishPage(ctx), DIAGNOSE: DiagnosePage(ctx),
         }
         for page_id, page in self.pages.items():
             self.setPage(page_id, page)

@@ -196,6 +196,10 @@ class Backend:
         return Engine(profile, on_event=on_event, hooks=list(self.hooks),
                       session_factory=self.sessions(), poll_delay=self.poll_delay)
 
+    def diagnose(self, profile: SetupProfile) -> Any:
+        """The doctor's chain for every consumer of ``profile`` (a wizard.doctor.Report)."""
+        return self.engine(profile, lambda e: None).diagnose()
+
     def export(self, engine: Engine, fmt: str, out: Path, profile_name: str) -> Any:
         """Write the setup as infrastructure as code (``wizard.export``); returns its result
         (``files``, ``warnings``). Reads both accounts: call it from a worker."""

@@ -9,6 +9,7 @@ import contextlib
 import getpass
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,6 +68,29 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "plan":
             sp.add_argument("--diff", action="store_true", help="show policy document diffs")
         aws_opts(sp)
+
+    dr = sub.add_parser(
+        "doctor", help="diagnose a setup link by link (any setup, this tool's or not); "
+        "changes nothing",
+        description="Follow the chain an analyst's query takes and say which link breaks. "
+        "Give a profile, or --owner-profile/--consumer-profile/--catalog/--principal for a "
+        "setup without one. Exit 0: no link broken; 1: a link is broken; 2: invalid input.")
+    dr.add_argument("profile", nargs="?", help="a setup profile (YAML)")
+    dr.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    dr.add_argument("--consumer", metavar="ACCOUNT_ID", help="only this consumer of the profile")
+    dr.add_argument("--owner-profile", metavar="P", help="AWS profile of the owner account (A)")
+    dr.add_argument("--consumer-profile", metavar="Q",
+                    help="AWS profile of an admin of the consumer account (B)")
+    dr.add_argument("--catalog", metavar="NAME", help="the catalog's name in B")
+    dr.add_argument("--principal", metavar="ARN", help="the IAM user or role that queries")
+    dr.add_argument("--query-profile", metavar="R",
+                    help="AWS profile of the principal itself, to run the test query")
+    dr.add_argument("--region", metavar="REGION", help="default: the owner profile's region")
+    dr.add_argument("--workgroup", default="primary", help="the principal's workgroup")
+    dr.add_argument("--query-results", metavar="S3_URI",
+                    help="the query results location (default: the workgroup's)")
+    dr.add_argument("--sql", help="the test query (default: a small SELECT)")
+    aws_opts(dr)
 
     sb = sub.add_parser("sandbox", help="serve the embedded emulator until interrupted")
     sb.add_argument("--port", type=int, default=0)
@@ -237,16 +261,84 @@ def cmd_verify(args: argparse.Namespace) -> int:
     engine = _engine(args, quiet=args.json)
     result = engine.verify(args.sql)
     q = result.query
+    report = result.doctor
     if args.json:
         doc: dict[str, Any] = q.to_json() if q else {"state": "NOT_RUN"}
         doc["findings"] = [f.to_json() for f in result.findings]
+        # v1.1: every consumer's chain and test query (the keys above are the first's).
+        doc["ok"] = result.ok
+        doc["consumers"] = [{**c.to_json(), "query": c.query.to_json() if c.query else
+                             {"state": "NOT_RUN"}} for c in (report.consumers if report else [])]
         _out(doc)
     else:
         for f in result.findings:
             print(f"{f.severity.upper()}: {f.message}" + (f"\n  fix: {f.fix}" if f.fix else ""))
         if q:
             print(query_text(q))
+        for c in (report.consumers[1:] if report else []):
+            state = c.query.state if c.query else "NOT_RUN"
+            rows = f", {len(c.query.rows)} row(s)" if c.query and state == "SUCCEEDED" else ""
+            error = f": {c.query.error}" if c.query and c.query.error else ""
+            print(f"[{c.account}] test query as {c.principal}: {state}{rows}{error}")
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+_ADHOC = ("owner_profile", "consumer_profile", "catalog", "principal")
+
+
+def _doctor_report(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The doctor's Report, for a profile or for the ad-hoc options; InvalidInput on misuse."""
+    given = [name for name in _ADHOC if getattr(args, name)]
+    if args.profile:
+        if given or args.query_profile:
+            raise InvalidInput("Give either a profile or --owner-profile/--consumer-profile/"
+                               "--catalog/--principal, not both.")
+        engine = _engine(args, quiet=True)
+        ids = [c.account_id for c in engine.profile.consumers]
+        if args.consumer and args.consumer not in ids:
+            raise InvalidInput(f"--consumer {args.consumer} is not a consumer of this profile.",
+                               fix=f"Pick one of: {', '.join(ids)}.")
+        return engine.diagnose(args.consumer, sql=args.sql)
+    missing = [f"--{name.replace('_', '-')}" for name in _ADHOC if not getattr(args, name)]
+    if missing:
+        raise InvalidInput(f"doctor needs a profile, or all of --owner-profile, "
+                           f"--consumer-profile, --catalog and --principal (missing: "
+                           f"{', '.join(missing)}).")
+    if args.consumer:
+        raise InvalidInput("--consumer picks a consumer of a profile; without a profile, "
+                           "--consumer-profile and --principal say who.")
+    if not re.match(r"^arn:aws[\w-]*:iam::\d{12}:(user|role)/.+", args.principal):
+        raise InvalidInput(f"--principal {args.principal!r} is not an IAM user or role ARN.",
+                           fix="Give it like arn:aws:iam::222222222222:user/analyst.")
+    if args.query_results and not args.query_results.startswith("s3://"):
+        raise InvalidInput(f"--query-results {args.query_results!r} is not an s3:// URI.")
+    from wizard.credentials import make_session
+    from wizard.doctor import doctor_for_accounts
+    from wizard.profile import CredentialRef
+
+    owner = make_session(CredentialRef(profile=args.owner_profile), args.region)
+    region = args.region or owner.region_name
+    if not region:
+        raise InvalidInput("No region: the owner profile names none.", fix="Add --region.")
+    consumer = make_session(CredentialRef(profile=args.consumer_profile), region)
+    query = (make_session(CredentialRef(profile=args.query_profile), region)
+             if args.query_profile else None)
+    return doctor_for_accounts(owner, consumer, catalog=args.catalog,
+                               principal_arn=args.principal, region=region,
+                               query_session=query, sql=args.sql or "",
+                               workgroup=args.workgroup,
+                               query_results=args.query_results or "").run()
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from wizard.render import doctor_text
+
+    report = _doctor_report(args)
+    if args.json:
+        _out(report.to_json())
+    else:
+        print(doctor_text(report))
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def cmd_destroy(args: argparse.Namespace) -> int:
@@ -385,6 +477,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"plan": cmd_plan, "apply": cmd_apply, "verify": cmd_verify, "destroy": cmd_destroy,
+            "doctor": cmd_doctor,
             "sandbox": cmd_sandbox, "demo": cmd_demo, "credentials": cmd_credentials,
             "gui": cmd_gui, "export": cmd_export}
 
@@ -396,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     if command == "gui" and not hasattr(args, "sandbox"):
         args.sandbox, args.endpoint_url, args.profile = args.top_sandbox, None, None
     try:
-        if command in ("plan", "apply", "verify", "destroy", "export"):
+        if command in ("plan", "apply", "verify", "destroy", "export", "doctor"):
             with _aws_environment(args):
                 return COMMANDS[command](args)
         if command == "gui":

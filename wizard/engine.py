@@ -41,12 +41,16 @@ SessionFactory = Callable[[CredentialRef, str], boto3.Session]
 @dataclass
 class VerifyResult:
     findings: list[Finding] = field(default_factory=list)
-    query: QueryResult | None = None
+    query: QueryResult | None = None  # the first consumer's test query (the v1 JSON)
+    doctor: Any = None  # wizard.doctor.Report: every consumer's chain and test query
 
     @property
     def ok(self) -> bool:
+        queries_ok = all(c.query is None or c.query.state == "SUCCEEDED"
+                         for c in (self.doctor.consumers if self.doctor else []))
         return not [f for f in self.findings if f.severity == "error"] and (
-            self.query is None or self.query.state == "SUCCEEDED")
+            self.query is None or self.query.state == "SUCCEEDED") and queries_ok and (
+            self.doctor is None or self.doctor.ok)
 
 
 @contextmanager
@@ -363,20 +367,41 @@ class Engine:
                            sleep=sleep or self.sleep,
                            cancel=cancel if cancel is not None else self.cancel_event)
 
+    def diagnose(self, consumer_id: str | None = None, *, sql: str | None = None,
+                 prepared: dict[str, Account] | None = None,
+                 max_rows: int | None = 10) -> Any:
+        """The doctor's chain for every consumer (or one): a wizard.doctor.Report."""
+        from wizard.doctor import Doctor, targets_for_profile
+
+        with _translated():
+            ctx = self.connect()
+            targets = targets_for_profile(self, consumer_id, sql=sql, prepared=prepared,
+                                          max_rows=max_rows)
+            return Doctor(ctx.owner, targets, profile=self.profile, sleep=self.sleep).run()
+
     def verify(self, sql: str | None = None, *, max_rows: int | None = 1000) -> VerifyResult:
-        """Read-only checks of every step, then the test query as the first consumer."""
+        """Read-only checks of every step, then the doctor's chain and the test query as EVERY
+        consumer: one analyst whose query fails is a failed verify."""
         result = VerifyResult()
         with _translated():
             for step in self.steps():
                 self.emit(Event("step-started", step=step.id, message=f"verify {step.title}"))
                 result.findings.extend(step.verify())
-            consumer = self.profile.consumers[0]
-            runner = self.query_runner(consumer)
-            sql = sql or self.profile.effective_test_query
-            self.emit(Event("query-state", message="starting the test query",
-                            account=consumer.key))
-            result.query = runner.run(sql, max_rows=max_rows, on_state=lambda s: self.emit(
-                Event("query-state", message=s, account=consumer.key)))
+            # Who each test query runs as, decided first: a user whose keys we lack is refused
+            # (exit 2) before anything runs.
+            prepared = {c.account_id: self.query_account(c) for c in self.profile.consumers}
+            self.emit(Event("query-state", message="diagnosing and running the test queries"))
+            report = self.diagnose(sql=sql, prepared=prepared, max_rows=max_rows)
+            result.doctor = report
+            for c in report.consumers:
+                for link in c.links:
+                    if link.status == "broken":
+                        result.findings.append(Finding("error", link.message, link.fix,
+                                                       link.id, c.account))
+                self.emit(Event("query-state", message=c.query.state if c.query else
+                                "NOT_RUN", account=c.account))
+            first = report.consumers[0] if report.consumers else None
+            result.query = first.query if first else None
         return result
 
     # ------------------------------------------------------------------ destroy

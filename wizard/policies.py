@@ -92,15 +92,22 @@ def identity_policy(
     workgroup: str,
     catalog_name: str,
     results_uri: str,
+    kms_key_arn: str | None = None,
 ) -> Doc:
-    """Runbook step 10: what B's principal itself must be allowed (both sides must say yes)."""
+    """Runbook step 10: what B's principal itself must be allowed (both sides must say yes).
+
+    With a customer managed key on the spill data, that includes kms:Decrypt on the key: for
+    a caller from another account the key policy's grant (step 9) is only half of it.
+    """
     results_bucket, results_prefix = parse_s3_uri(results_uri)
     prefix = spill_prefix.strip("/")
     spill_objects = f"arn:aws:s3:::{spill_bucket}/{prefix}/*" if prefix else (
         f"arn:aws:s3:::{spill_bucket}/*"
     )
     results_objects = f"arn:aws:s3:::{results_bucket}/{results_prefix}*"
-    return {
+    decrypt = [{"Sid": "DecryptSpill", "Effect": "Allow", "Action": ["kms:Decrypt"],
+                "Resource": [kms_key_arn]}] if kms_key_arn else []
+    doc: Doc = {
         "Version": POLICY_VERSION,
         "Statement": [
             {
@@ -151,6 +158,8 @@ def identity_policy(
             },
         ],
     }
+    doc["Statement"].extend(decrypt)
+    return doc
 
 
 def share_role_trust(owner_account: str) -> Doc:

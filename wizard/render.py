@@ -83,3 +83,23 @@ def printer(stream: TextIO = sys.stderr):  # type: ignore[no-untyped-def]
     def _print(e: Event) -> None:
         print(event_line(e), file=stream, flush=True)
     return _print
+
+
+DOCTOR_MARKS = {"ok": "✓", "broken": "✗", "warning": "!", "unknown": "?"}
+
+
+def doctor_text(report: Any) -> str:
+    """A wizard.doctor.Report: one line per link with its mark; message and fix when not ok."""
+    lines: list[str] = []
+    for c in report.consumers:
+        lines.append(f"[{c.account}] {c.principal}")
+        for link in c.links:
+            lines.append(f"  {DOCTOR_MARKS.get(link.status, '?')} {link.status:<7} "
+                         f"{link.id:<22} {link.resource}")
+            if link.status != "ok":
+                lines.append(f"      {link.message}")
+                if link.fix:
+                    lines.append(f"      fix: {link.fix}")
+    broken = sum(1 for c in report.consumers for x in c.links if x.status == "broken")
+    lines.append("No link is broken." if not broken else f"{broken} broken link(s).")
+    return "\n".join(lines)

@@ -82,7 +82,7 @@ def test_conditions() -> None:
         is Decision.ALLOW
     null = allow("lambda:*", Condition={"Null": {"aws:SourceVpc": "true"}})
     assert evaluate_identity([doc(null)], "lambda:InvokeFunction", FN, ctx) is Decision.ALLOW
-    unknown_op = allow("lambda:*", Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}})
+    unknown_op = allow("lambda:*", Condition={"IpAddressish": {"aws:SourceIp": "10.0.0.0/8"}})
     assert evaluate_identity([doc(unknown_op)], "lambda:InvokeFunction", FN,
                              {"aws:sourceip": "10.1.1.1"}) is Decision.IMPLICIT
 

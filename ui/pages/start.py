@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui.pages.base import ACCOUNTS, BasePage
+from ui.pages.diagnose import DIAGNOSE
 from ui.state import blank_profile
 from ui.widgets.common import MessageLabel
 from wizard.profile import ProfileError, SetupProfile, load_profile
@@ -41,8 +42,10 @@ class StartPage(BasePage):
         self.open = QRadioButton("&Open a saved profile", self)
         self.sandbox = QRadioButton("Try it in the &sandbox: two emulated accounts on this "
                                     "computer; nothing touches AWS", self)
+        self.diagnose = QRadioButton("&Diagnose an existing setup (pick its profile above): "
+                                     "reads both accounts, changes nothing", self)
         self.choice = QButtonGroup(self)
-        for i, b in enumerate((self.new, self.open, self.sandbox)):
+        for i, b in enumerate((self.new, self.open, self.sandbox, self.diagnose)):
             self.choice.addButton(b, i)
         self.recent = QListWidget(self)
         self.recent.setAccessibleName("Recent profiles")
@@ -68,6 +71,7 @@ class StartPage(BasePage):
         indent.addLayout(row)
         indent.addWidget(self.open_msg)
         layout.addLayout(indent)
+        layout.addWidget(self.diagnose)
         layout.addSpacing(6)
         layout.addWidget(self.sandbox)
         sb_indent = QVBoxLayout()
@@ -118,7 +122,8 @@ class StartPage(BasePage):
 
     def _recent_selected(self, item: QListWidgetItem | None, _prev: Any = None) -> None:
         if item is not None:
-            self.open.setChecked(True)
+            if not self.diagnose.isChecked():
+                self.open.setChecked(True)
             self.load(Path(item.data(Qt.ItemDataRole.UserRole)))
 
     def _recent_activated(self, item: QListWidgetItem) -> None:
@@ -131,7 +136,8 @@ class StartPage(BasePage):
                                               "Setup profiles (*.yaml *.yml)"
                                               ";;All files (*)")
         if name:
-            self.open.setChecked(True)
+            if not self.diagnose.isChecked():
+                self.open.setChecked(True)
             self.load(Path(name))
 
     def load(self, path: Path) -> None:
@@ -216,7 +222,7 @@ class StartPage(BasePage):
 
     # ---------------------------------------------------------------- navigation
     def ready(self) -> bool:
-        if self.open.isChecked():
+        if self.open.isChecked() or self.diagnose.isChecked():
             return self._opened is not None
         if self.sandbox.isChecked():
             return self._sandbox_profile is not None
@@ -224,7 +230,7 @@ class StartPage(BasePage):
 
     def validatePage(self) -> bool:
         state = self.ctx.state
-        if self.open.isChecked() and self._opened is not None:
+        if (self.open.isChecked() or self.diagnose.isChecked()) and self._opened is not None:
             key: Any = ("open", self._opened[0])
             if key != self._committed:
                 path, profile = self._opened
@@ -243,4 +249,4 @@ class StartPage(BasePage):
         return True
 
     def nextId(self) -> int:
-        return ACCOUNTS
+        return DIAGNOSE if self.diagnose.isChecked() else ACCOUNTS

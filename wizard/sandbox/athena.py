@@ -30,7 +30,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from wizard.sandbox.ddb_items import plain_items
-from wizard.sandbox.iam_eval import Caller, authorize, parse_document
+from wizard.sandbox.iam_eval import (
+    Caller,
+    authorize,
+    authorize_kms,
+    caller_for_role,
+    parse_document,
+)
 from wizard.sandbox.layer import ApiRequest, ServiceError
 from wizard.sandbox.query import (
     Column,
@@ -87,6 +93,8 @@ class Connector:
     function_name: str
     spill_bucket: str = ""
     spill_prefix: str = "athena-spill"
+    kms_key_id: str = ""  # the connector's own spill key (unless encryption is disabled)
+    role_arn: str = ""  # the function's execution role: who writes the spill objects
 
 
 @dataclass
@@ -411,6 +419,9 @@ class AthenaEmulator:
             _check_defect(conn, env)
             conn.spill_bucket = str(env.get("spill_bucket", ""))
             conn.spill_prefix = str(env.get("spill_prefix", "athena-spill"))
+            if str(env.get("disable_spill_encryption", "false")).lower() != "true":
+                conn.kms_key_id = str(env.get("kms_key_id", ""))
+            conn.role_arn = str(getattr(fn, "role", "") or "")
             self._check_spill_bucket(conn)
         # With separate metadata/record functions, the record function reads and spills.
         return connectors[-1]
@@ -933,11 +944,26 @@ class AthenaEmulator:
         prefix = conn.spill_prefix.strip("/")
         key = f"{prefix}/{ex.id}/{uuid.uuid4()}" if prefix else f"{ex.id}/{uuid.uuid4()}"
         s3 = get_backend("s3")[conn.account_id]["aws"]
-        s3.put_object(bucket_name=conn.spill_bucket, key_name=key, value=result.csv())
         resource = f"arn:aws:s3:::{conn.spill_bucket}/{key}"
         bucket = s3.get_bucket(conn.spill_bucket)
         policy = parse_document(bucket.policy.decode() if isinstance(bucket.policy, bytes)
                                 else bucket.policy)
+        # The connector writes as its execution role, with no SSE header (it encrypts spill
+        # data itself): a bucket policy that denies such writes fails every spill.
+        writer = caller_for_role(conn.account_id, conn.role_arn)
+        if writer is not None:
+            put = authorize(writer, "s3:PutObject", resource, resource_account=conn.account_id,
+                            resource_policy=policy)
+            if put.reason.endswith("-deny"):
+                raise QueryError(
+                    "GENERIC_USER_ERROR: Encountered an exception[com.amazonaws.services.s3."
+                    f"model.AmazonS3Exception] from your LambdaFunction[{conn.function_arn}] "
+                    "executed in context[S3SpillLocation] with message[Access Denied (Service: "
+                    f"Amazon S3; Status Code: 403; Error Code: AccessDenied)] {put.message}")
+            if conn.kms_key_id:
+                self._check_data_key(conn, writer)
+        s3.put_object(bucket_name=conn.spill_bucket, key_name=key, value=result.csv())
+        self._check_spill_key(ex, conn, bucket, resource)
         check = authorize(ex.caller, "s3:GetObject", resource, resource_account=conn.account_id,
                           resource_policy=policy, extra_context=_via_athena())
         if not check.allowed:
@@ -945,6 +971,59 @@ class AthenaEmulator:
                 "GENERIC_USER_ERROR: Error reading spilled data from the spill bucket "
                 f"s3://{conn.spill_bucket}/{key}: Access Denied (Service: Amazon S3; Status "
                 f"Code: 403; Error Code: AccessDenied). {check.message}")
+
+    @staticmethod
+    def _check_data_key(conn: Connector, writer: Caller) -> None:
+        """With kms_key_id the connector asks KMS for a data key per spill, as its role."""
+        from moto.backends import get_backend
+
+        try:
+            key = get_backend("kms")[conn.account_id][conn.region].describe_key(conn.kms_key_id)
+        except Exception:
+            raise QueryError(
+                "GENERIC_USER_ERROR: Encountered an exception[com.amazonaws.services.kms.model."
+                f"NotFoundException] from your LambdaFunction[{conn.function_arn}]: Key "
+                f"'{conn.kms_key_id}' does not exist") from None
+        check = authorize_kms(writer, "kms:GenerateDataKey", key.arn,
+                              key_account=conn.account_id, key_policy=parse_document(key.policy))
+        if not check.allowed:
+            raise QueryError(
+                "GENERIC_USER_ERROR: Encountered an exception[com.amazonaws.services.kms.model."
+                f"AWSKMSException] from your LambdaFunction[{conn.function_arn}] executed in "
+                f"context[S3SpillLocation] with message[{check.message} (Service: AWSKMS; "
+                "Status Code: 400; Error Code: AccessDeniedException)]")
+
+    @staticmethod
+    def _check_spill_key(ex: Execution, conn: Connector, bucket: Any, resource: str) -> None:
+        """A customer managed key on the spill data (the bucket's default SSE-KMS key, or the
+        connector's kms_key_id): the caller must be allowed kms:Decrypt by the key policy AND
+        its own policies, as for any cross-account key."""
+        from moto.backends import get_backend
+
+        key_id = ""
+        rules = (getattr(bucket, "encryption", None) or {}).get("Rule") or []
+        for rule in rules if isinstance(rules, list) else [rules]:
+            default = rule.get("ApplyServerSideEncryptionByDefault") or {}
+            if str(default.get("SSEAlgorithm", "")).startswith("aws:kms"):
+                key_id = str(default.get("KMSMasterKeyID") or "")
+        key_id = key_id or conn.kms_key_id
+        if not key_id:
+            return
+        try:
+            key = get_backend("kms")[conn.account_id][conn.region].describe_key(key_id)
+        except Exception:
+            return
+        if getattr(key, "key_manager", "CUSTOMER") != "CUSTOMER":
+            return
+        check = authorize_kms(ex.caller, "kms:Decrypt", key.arn, key_account=conn.account_id,
+                              key_policy=parse_document(key.policy),
+                              extra_context={**_via_athena(),
+                                             "kms:ViaService": f"s3.{conn.region}.amazonaws.com"})
+        if not check.allowed:
+            raise QueryError(
+                "GENERIC_USER_ERROR: Error reading spilled data from the spill bucket "
+                f"{resource}: the spill data is encrypted with {key.arn}. {check.message} "
+                "(Service: AWSKMS; Status Code: 400; Error Code: AccessDeniedException)")
 
     def _write_output(self, ex: Execution, result: QueryResult) -> None:
         """Athena writes the result CSV to the output location with the caller's rights."""

@@ -100,13 +100,18 @@ class Context:
         return self._concurrently(self.profile.consumers, fn, "consumer")
 
     def _concurrently(self, items: list[T], fn: Callable[[T], R], name: str) -> list[R]:
-        """``fn`` of each item, in order; one item runs inline, more in up to ``max_workers``
-        threads named after ``name``."""
-        if len(items) <= 1:
-            return [fn(item) for item in items]
-        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(items)),
-                                thread_name_prefix=name) as pool:
-            return list(pool.map(fn, items))
+        return concurrently(items, fn, name, self.max_workers)
+
+
+def concurrently(items: list[T], fn: Callable[[T], R], name: str,
+                 max_workers: int = CONSUMER_CONCURRENCY) -> list[R]:
+    """``fn`` of each item, in order; one item runs inline, more in up to ``max_workers``
+    threads named after ``name``. (Module-level so the doctor, which has no Context, shares it.)"""
+    if len(items) <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(max_workers, len(items)),
+                            thread_name_prefix=name) as pool:
+        return list(pool.map(fn, items))
 
 
 def aws_call(account: Account, service: str, operation: str, **kwargs: Any) -> Any:

@@ -13,6 +13,7 @@ from wizard.journal import Entry
 from wizard.policies import diff_documents, equivalent, identity_policy, loads
 from wizard.profile import ConsumerConfig
 from wizard.steps.base import Step, aws_call, error_code, flatten
+from wizard.steps.kms_grant import KmsGrantStep
 
 
 def policy_name(catalog: str) -> str:
@@ -33,7 +34,8 @@ class IdentityPolicyStep(Step):
                                function_arn=self.ctx.function_arn,
                                spill_bucket=conn.spill_bucket, spill_prefix=conn.spill_prefix,
                                workgroup=c.workgroup, catalog_name=c.catalog_name,
-                               results_uri=c.query_results)
+                               results_uri=c.query_results,
+                               kms_key_arn=KmsGrantStep(self.ctx)._key())
 
     def _read(self, c: ConsumerConfig) -> dict[str, Any] | None:
         acct = self.ctx.consumer_account(c)
