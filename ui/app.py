@@ -35,7 +35,8 @@ from ui.settings import GuiSettings
 from ui.state import WizardState
 from ui.workers import WorkerPool
 
-TITLE = "xacct-wizard - Athena cross-account federated query"
+# The platform adds the application display name ("— xacct-wizard"); do not repeat it here.
+TITLE = "Athena cross-account federated query setup"
 
 
 @dataclass
@@ -146,12 +147,15 @@ def build(backend: Backend | None = None, *, sandbox: bool = False,
     (after the first paint), which is what ``run`` does.
     """
     backend = backend or Backend()
+    from wizard.logs import setup_file_logging
+
+    log_file = setup_file_logging()
     # Two threads: enough to keep a long run and a picker going at once, while more Python
     # threads loading boto3 side by side would starve the window of the GIL.
     pool = WorkerPool(max_threads=2)
     state = WizardState(backend, sandbox=sandbox)
     ctx = AppContext(state=state, pool=pool, backend=backend,
-                     settings=settings or GuiSettings.load())
+                     settings=settings or GuiSettings.load(), log_file=log_file)
     window = MainWizard(ctx)
     if getattr(backend, "mfa_prompt", None) is None:
         bridge = MfaBridge(window)

@@ -62,3 +62,4 @@ class AppContext:
     sources: CredentialSources = field(default_factory=CredentialSources)
     sandbox_handle: Any = None  # an in-process Sandbox the GUI started (stopped at exit)
     preloaded: bool = False  # the engine's modules and AWS models are loaded
+    log_file: str = ""  # where every event and every error shown is logged

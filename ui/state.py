@@ -119,4 +119,7 @@ class WizardState(QObject):
         self._sink = sink or (lambda e: None)
 
     def _emit(self, event: Event) -> None:  # engine worker threads
+        from wizard.logs import log_event
+
+        log_event(event)  # the log file holds what the window showed, as the CLI's does
         self._sink(event)

@@ -16,6 +16,7 @@ from typing import Any
 
 from wizard import __version__
 from wizard.errors import InvalidInput, WizardError, redact
+from wizard.plural import count
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -32,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="xacct-wizard", description="Set up Amazon Athena cross-account federated "
-                "queries over DynamoDB: owner account A, consumer account(s) B.")
+                "queries over DynamoDB: owner account A, one or more consumer accounts B.")
     p.add_argument("--version", action="version", version=f"xacct-wizard {__version__}")
     p.add_argument("--sandbox", dest="top_sandbox", action="store_true",
                    help="open the GUI on the embedded sandbox (same as `gui --sandbox`)")
@@ -189,9 +190,11 @@ def _confirm(question: str) -> bool:
 
 # --------------------------------------------------------------------------- commands
 def cmd_plan(args: argparse.Namespace) -> int:
+    from wizard.logs import log_findings
     from wizard.render import plan_text
 
     plan = _engine(args, quiet=args.json).plan()
+    log_findings(plan.findings)
     if args.json:
         _out(plan.to_json())
     else:
@@ -205,6 +208,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
     engine = _engine(args, quiet=args.json)
     if not args.yes:
         plan = engine.plan()
+        from wizard.logs import log_findings
+
+        log_findings(plan.findings)
         print(plan_text(plan, verbose=True), file=sys.stderr if args.json else sys.stdout)
         if plan.blocking:
             return EXIT_FAILED
@@ -212,7 +218,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
             if args.json:
                 _out({"changes": [c.to_json() for c in plan.changes], "applied": 0})
             return EXIT_OK
-        if not _confirm(f"Apply {len(plan.pending)} change(s)?"):
+        if not _confirm(f"Apply {count(len(plan.pending), 'change')}?"):
             print("Nothing changed.", file=sys.stderr)
             return EXIT_OK
     changes = engine.apply()
@@ -222,7 +228,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
               "journal": str(engine.journal_path)})
     else:
         print("\n".join(changes_text(changes)))
-        print(f"Applied {len(applied)} change(s). Journal: {engine.journal_path}")
+        print(f"Applied {count(len(applied), 'change')}. Journal: {engine.journal_path}")
     return EXIT_OK
 
 
@@ -257,7 +263,7 @@ def cmd_destroy(args: argparse.Namespace) -> int:
                 _out({"changes": []})
             return EXIT_OK
         print("\n".join(changes_text(plan.changes)), file=sys.stderr if args.json else sys.stdout)
-        if not _confirm(f"Undo {len(plan.changes)} change(s)?"):
+        if not _confirm(f"Undo {count(len(plan.changes), 'change')}?"):
             print("Nothing changed.", file=sys.stderr)
             return EXIT_OK
     changes = engine.destroy()
@@ -265,7 +271,7 @@ def cmd_destroy(args: argparse.Namespace) -> int:
         _out({"changes": [c.to_json() for c in changes]})
     else:
         print("\n".join(changes_text(changes)) or "Nothing to destroy.")
-        print(f"Undid {len(changes)} change(s).")
+        print(f"Undid {count(len(changes), 'change')}.")
     return EXIT_OK
 
 
@@ -367,7 +373,11 @@ def main(argv: list[str] | None = None) -> int:
                 return cmd_gui(args)
         return COMMANDS[command](args)
     except WizardError as exc:
-        print(redact(exc.explain() if hasattr(exc, "explain") else str(exc)), file=sys.stderr)
+        from wizard.logs import log_error
+
+        text = redact(exc.explain() if hasattr(exc, "explain") else str(exc))
+        log_error(text, command)
+        print(text, file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("Interrupted. Apply again to resume, or destroy to roll back.", file=sys.stderr)

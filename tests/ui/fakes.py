@@ -83,7 +83,7 @@ class FakeEngine:
                    after={"AthenaCatalogName": "acct1dynamodb"}, kind="stack"),
             Change("spill-grant", "owner", "s3://spill-a (bucket policy)",
                    "none" if done else "update",
-                   "allow 1 consumer principal(s); 1 other statement(s) kept",
+                   "allow 1 consumer principal; 1 other statement kept",
                    before=after if done else before, after=after, kind="bucket-policy",
                    data={"sids": [OURS["Sid"]]}),
             Change("identity-policy", f"consumer:{CONSUMER}",
@@ -124,7 +124,7 @@ class FakeEngine:
             self.backend.done_steps.add(sid)
             self.on_event(Event("log", step=sid, message="secret_access_key=abcdEFGH1234 "
                                 "should be redacted"))
-            self.on_event(Event("step-done", step=sid, message=f"{title}: 1 change(s)",
+            self.on_event(Event("step-done", step=sid, message=f"{title}: 1 change",
                                 fraction=(i + 1) / n))
         self.backend.applied = True
         return [Change(s, "owner", s, "create") for s, _ in STEPS]

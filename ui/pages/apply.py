@@ -27,10 +27,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.errors import shown
 from ui.pages.base import BasePage
-from ui.pages.review import explain
 from ui.widgets.common import MessageLabel, heading, tone
 from ui.widgets.log_pane import LogPane
+from wizard.plural import count
 
 if TYPE_CHECKING:
     from wizard.changes import Event
@@ -244,16 +245,16 @@ class ApplyPage(BasePage):
         self.ctx.state.applied = True
         self._applied_key = self.ctx.state.snapshot()
         self.progress.setValue(100)
-        self.status.setText(f"Done: {made} change(s) made; everything is in place. Next: run "
-                            "the test query as the consumer.")
-        self.log.append(f"apply: done, {made} change(s)")
+        self.status.setText(f"Done: {count(made, 'change')} made; everything is in place. "
+                            "Next: run the test query as the consumer.")
+        self.log.append(f"apply: done, {count(made, 'change')}")
 
     def _rolled_back(self, changes: list[Any]) -> None:
         self.progress.setValue(100)
         self.ctx.state.applied = False
         for step_id in self._rows:
             self._set_row(step_id, "skipped", "rolled back")
-        self.status.setText(f"Rolled back ({len(changes)} undo action(s)). Nothing of this "
+        self.status.setText(f"Rolled back ({count(len(changes), 'undo action')}). Nothing of this "
                             "setup is left; go Back to change it, or Retry to apply again.")
         self.failure_text.show_message("Rolled back.", "info")
         self.rollback.setEnabled(False)
@@ -261,7 +262,7 @@ class ApplyPage(BasePage):
         self.log.append("roll back: done")
 
     def _failed(self, exc: BaseException) -> None:
-        text = explain(exc)
+        text = shown(exc, "Apply")
         from wizard.errors import Cancelled
 
         cancelled = isinstance(exc, Cancelled)

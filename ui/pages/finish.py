@@ -29,11 +29,13 @@ from PySide6.QtWidgets import (
 )
 
 from ui.console_links import console_url
+from ui.errors import log_shown, shown
 from ui.pages.apply import event_text
 from ui.pages.base import BasePage
-from ui.pages.review import account_group, explain
+from ui.pages.review import account_group
 from ui.widgets.common import MessageLabel, heading, tone
 from ui.widgets.log_pane import LogPane
+from wizard.plural import count
 from wizard.profile import ProfileError, save_profile
 
 if TYPE_CHECKING:
@@ -130,9 +132,11 @@ class FinishPage(BasePage):
             save_profile(self.profile, path)
         except ProfileError as exc:
             self.saved.show_message(f"Not saved:\n{exc}")
+            log_shown(f"Not saved:\n{exc}", "Finish")
             return False
         except OSError as exc:
             self.saved.show_message(f"Not saved: {exc.strerror or exc}")
+            log_shown(f"Not saved to {path}: {exc.strerror or exc}", "Finish")
             return False
         self.saved_path = path
         self.ctx.state.profile_path = path
@@ -183,8 +187,10 @@ class FinishPage(BasePage):
                 self.summary.setItemWidget(item, 2, link)
         sandbox = (" (in the sandbox: the console links show where each resource lives in "
                    "real AWS)") if self.ctx.state.sandbox else ""
-        self.status.setText(f"{present} of {len(plan.changes)} resource(s) of this setup exist "
-                            f"now{sandbox}." if plan.changes else "Nothing of this setup exists.")
+        verb = "exists" if present == 1 else "exist"
+        self.status.setText(f"{present} of {count(len(plan.changes), 'resource')} of this setup "
+                            f"{verb} now{sandbox}." if plan.changes
+                            else "Nothing of this setup exists.")
 
     def _open_link(self, item: QTreeWidgetItem, _col: int) -> None:
         url = item.data(2, Qt.ItemDataRole.UserRole)
@@ -216,7 +222,7 @@ class FinishPage(BasePage):
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Warning)
         box.setWindowTitle("Clean up")
-        box.setText(f"Remove or restore {len(changes)} resource(s) in both accounts?\n"
+        box.setText(f"Remove or restore {count(len(changes), 'resource')} in both accounts?\n"
                     "Only what this wizard created is removed; policies it changed get their "
                     "other statements back.")
         box.setDetailedText("\n".join(f"{c.action:<7} {c.resource}" for c in changes))
@@ -243,7 +249,7 @@ class FinishPage(BasePage):
         def done(changes: list[Change]) -> None:
             self.cleaned = True
             state.applied = False
-            self.log.append(f"clean up: done, {len(changes)} undo action(s)")
+            self.log.append(f"clean up: done, {count(len(changes), 'undo action')}")
             self.status.setText("Cleaned up.")
             self._worker = None
             self.refresh_summary()
@@ -264,9 +270,10 @@ class FinishPage(BasePage):
             b.setEnabled(False)
 
         def failed(exc: BaseException) -> None:
-            self.error.show_message(explain(exc))
+            text = shown(exc, "Finish")
+            self.error.show_message(text)
             self.status.setText("")
-            self.log.append(explain(exc))
+            self.log.append(text)
 
         worker = self.run(work, on_returned=on_returned, on_errored=failed,
                           on_progress=on_progress,

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.errors import shown
 from ui.widgets.common import Badge, MessageLabel
 from wizard.profile import CredentialRef
 
@@ -327,7 +328,7 @@ class AccountSide(QGroupBox):
             self.ctx.sources.reload(self.ctx.pool, self.ctx.backend)
 
         def failed(exc: BaseException) -> None:
-            self.badge.set_state("error", _explain(exc))
+            self.badge.set_state("error", shown(exc, f"{self.label} keyring"))
 
         self.ctx.pool.start(store, on_returned=stored, on_errored=failed)
 
@@ -368,7 +369,7 @@ class AccountSide(QGroupBox):
         def failed(exc: BaseException) -> None:
             if worker is not self._worker:
                 return
-            self.badge.set_state("error", _explain(exc))
+            self.badge.set_state("error", shown(exc, f"{self.label} credentials check"))
 
         def finished() -> None:
             self.check_button.setEnabled(True)
@@ -380,10 +381,3 @@ class AccountSide(QGroupBox):
                                      on_finished=finished)
         self._worker = worker
 
-
-def _explain(exc: BaseException) -> str:
-    from wizard.errors import WizardError, redact
-
-    if isinstance(exc, WizardError):
-        return redact(exc.explain())
-    return redact(f"{type(exc).__name__}: {exc}")
