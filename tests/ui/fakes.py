@@ -70,6 +70,8 @@ class FakeEngine:
         self.cancel_event.clear()
 
     def plan(self) -> Plan:
+        if self.backend.plan_error is not None:
+            raise self.backend.plan_error
         for i, (sid, title) in enumerate(STEPS):
             self.on_event(Event("plan", step=sid, message=f"checking {title}",
                                 fraction=i / len(STEPS)))
@@ -154,6 +156,7 @@ class FakeBackend:
         "owner-admin": OWNER, "consumer-admin": CONSUMER, "analyst": CONSUMER})
     findings: list[Finding] = field(default_factory=list)
     fail_step: str | None = None
+    plan_error: BaseException | None = None
     step_delay: float = 0.0
     rows: int = 10
     page_size: int = 1000

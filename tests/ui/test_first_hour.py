@@ -1,0 +1,75 @@
+"""A new admin's first hour (issue 16): errors they can act on, every problem listed, a
+wizard they can leave at any point, and a step list that says where they are."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QRect
+
+from tests.ui.fakes import CONSUMER, FakeBackend
+from tests.ui.helpers import advance_to, next_enabled
+from tests.ui.test_pages import open_example
+from ui.pages.base import ACCESS, REVIEW
+from wizard.changes import Finding
+from wizard.errors import NotAwsAnswer, from_exception
+
+
+def _log() -> str:
+    path = Path(os.environ["XACCT_WIZARD_HOME"]) / "logs" / "xacct-wizard.log"
+    return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+# ------------------------------------------------------------------------------- review
+def test_review_lists_every_problem_with_its_account_and_fix(qtbot: Any,
+                                                              make_window: Any) -> None:
+    backend = FakeBackend(findings=[
+        Finding("error", "GetDataCatalog failed (owner): the catalog is unreadable.\n"
+                "Cause: a long explanation that wraps over more than one line of the list "
+                "because new admins need to read all of it before they can act on it.",
+                "Check the owner credentials.", "catalog-owner", "owner"),
+        Finding("error", "The principal does not exist.", "Create it first.", "principal",
+                f"consumer:{CONSUMER}"),
+        Finding("warning", "The spill bucket has no lifecycle rule.", "Add one.",
+                "spill-bucket", "owner"),
+    ])
+    window, _, _ = open_example(qtbot, make_window, backend, page=ACCESS)
+    window.resize(960, 700)
+    advance_to(qtbot, window, REVIEW)
+    page = window.currentPage()
+    qtbot.waitUntil(lambda: page.findings.count() == 3, timeout=15000)
+    assert page.status.text().startswith("2 problems must be fixed before Apply")
+    texts = [page.findings.item(i).text() for i in range(3)]
+    assert texts[0].startswith("ERROR - Owner account A (111111111111): GetDataCatalog")
+    assert texts[1].startswith(f"ERROR - Consumer account B ({CONSUMER}): The principal")
+    assert texts[2].startswith("WARNING - Owner account A")
+    assert [t.rsplit("\n", 1)[-1] for t in texts] == [
+        "Fix: Check the owner credentials.", "Fix: Create it first.", "Fix: Add one."]
+    # both problems can be read on the page as it opens, without scrolling
+    viewport = page.findings.viewport().rect()
+    for i in range(2):
+        rect: QRect = page.findings.visualItemRect(page.findings.item(i))
+        assert viewport.contains(rect), (i, rect, viewport)
+    assert not next_enabled(window)
+
+
+def test_a_web_page_answer_is_shown_translated_and_logged(qtbot: Any,
+                                                          make_window: Any) -> None:
+    answer = NotAwsAnswer(endpoint="http://127.0.0.1:9", status=404, service="athena",
+                          operation="GetDataCatalog",
+                          body=b"<!doctype html><title>404 Not Found</title>")
+    backend = FakeBackend(plan_error=from_exception(answer, account="owner"))
+    window, _, _ = open_example(qtbot, make_window, backend, page=ACCESS)
+    advance_to(qtbot, window, REVIEW)
+    page = window.currentPage()
+    qtbot.waitUntil(lambda: page.error.isVisibleTo(page), timeout=15000)
+    shown = page.error.plain
+    assert "<" not in shown
+    assert "http://127.0.0.1:9 answered with an HTTP 404 web page" in shown
+    assert "Fix: Check --endpoint-url" in shown
+    errors = [line for line in _log().splitlines() if " ERROR " in line]
+    assert any("GUI Review: GetDataCatalog failed (owner): http://127.0.0.1:9" in line
+               for line in errors), _log()
+    assert "Fix: Check --endpoint-url" in _log()
