@@ -366,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
         args.sandbox, args.endpoint_url, args.profile = args.top_sandbox, None, None
     try:
         if command in ("plan", "apply", "verify", "destroy"):
+            from wizard.profile import load_profile
+
+            load_profile(args.profile)  # an invalid file is reported before anything starts
             with _aws_environment(args):
                 return COMMANDS[command](args)
         if command == "gui":
