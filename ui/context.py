@@ -60,6 +60,6 @@ class AppContext:
     backend: Backend
     settings: GuiSettings = field(default_factory=GuiSettings)
     sources: CredentialSources = field(default_factory=CredentialSources)
-    sandbox_handle: Any = None  # an in-process Sandbox the GUI started (stopped at exit)
+    sandbox_handle: Any = None  # a sandbox child process the GUI started (stopped at exit)
     preloaded: bool = False  # the engine's modules and AWS models are loaded
     log_file: str = ""  # where every event and every error shown is logged

@@ -89,37 +89,13 @@ def _out(obj: Any) -> None:
 
 @contextlib.contextmanager
 def _sandbox_child() -> Iterator[Path]:
-    """Serve a sandbox from a child process; yields its state dir. The GUI uses this so the
-    emulator never competes with the window for the interpreter lock."""
-    import shutil
-    import signal
-    import subprocess
-    import tempfile
+    """Serve a sandbox from a child process that dies with this one; yields its state dir.
+    The GUI uses this so the emulator never competes with the window for the interpreter
+    lock."""
+    from wizard.sandbox.child import SandboxChild
 
-    from wizard.sandbox.state import wait_for_state
-
-    home = Path(tempfile.mkdtemp(prefix="xacct-sandbox-"))
-    frozen = getattr(sys, "frozen", False)
-    cmd = [sys.executable, "sandbox"] if frozen else [sys.executable, "-m", "wizard", "sandbox"]
-    proc = subprocess.Popen(cmd, env={**os.environ, "XACCT_WIZARD_HOME": str(home)},
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        if wait_for_state(home / "sandbox", timeout=60) is None:
-            proc.kill()
-            detail = (proc.communicate(timeout=5)[1] or b"").decode(errors="replace")[-500:]
-            raise WizardError(f"The sandbox did not start: {redact(detail)}",
-                              fix="Run `xacct-wizard sandbox` in a terminal to see why.")
-        yield home / "sandbox"
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        shutil.rmtree(home, ignore_errors=True)
+    with SandboxChild() as child:
+        yield child.state_dir
 
 
 @contextlib.contextmanager
@@ -277,12 +253,15 @@ def cmd_destroy(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from wizard.sandbox import serve
+    from wizard.sandbox.child import remove_own_home
 
     try:
         serve(args.port)
     except (RuntimeError, OSError) as exc:  # already running, or the port is taken
         print(f"Cannot start the sandbox: {redact(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        remove_own_home()  # the temporary folder a GUI or CLI run made for this child
     return EXIT_OK
 
 
