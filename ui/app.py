@@ -18,7 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QWidget, QWizard
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QInputDialog,
+    QLineEdit,
+    QMessageBox,
+    QWidget,
+    QWizard,
+)
 
 from ui.backend import Backend
 from ui.context import AppContext
@@ -37,6 +45,9 @@ from ui.workers import WorkerPool
 
 # The platform adds the application display name ("— xacct-wizard"); do not repeat it here.
 TITLE = "Athena cross-account federated query setup"
+# What a busy page is doing, as the question before quitting names it.
+WORK = {REVIEW: "Reading both accounts for the plan", APPLY: "Apply",
+        QUERY: "The test query", FINISH: "Clean up"}
 
 
 @dataclass
@@ -85,7 +96,11 @@ class MainWizard(QWizard):
         self.setWindowTitle(TITLE)
         self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage, True)
-        self.setOption(QWizard.WizardOption.NoCancelButton, True)
+        # Cancel (and Escape, and the window's close button) ask before leaving when it
+        # matters: see reject().
+        self.setOption(QWizard.WizardOption.NoCancelButton, False)
+        self.setOption(QWizard.WizardOption.CancelButtonOnLeft, True)
+        self.setButtonText(QWizard.WizardButton.CancelButton, "Cancel")
         self.setOption(QWizard.WizardOption.HaveFinishButtonOnEarlyPages, False)
         self.pages = {
             START: StartPage(ctx), ACCOUNTS: AccountsPage(ctx), CONNECTOR: ConnectorPage(ctx),
@@ -115,6 +130,59 @@ class MainWizard(QWizard):
         self.ctx.settings.save()
 
     # ---------------------------------------------------------------- closing
+    def running_work(self) -> list[str]:
+        """What the user started and would stop by leaving now (not background reads)."""
+        return [WORK[page_id] for page_id, page in self.pages.items()
+                if getattr(page, "busy", False) and page_id in WORK]
+
+    def leave_question(self) -> str:
+        """Why leaving now needs a yes ("" when nothing is in flight and nothing unsaved)."""
+        work = self.running_work()
+        unsaved = self.ctx.state.unsaved
+        if not work and not unsaved:
+            return ""
+        parts = [f"{what} is still running; it stops at the next safe point." for what in work]
+        if "Apply" in work:
+            parts.append("Nothing is lost: applying the same profile again resumes where it "
+                         "stopped (or Clean up / `xacct-wizard destroy` removes it).")
+        elif "Clean up" in work:
+            parts.append("Nothing is lost: running Clean up (or `xacct-wizard destroy`) again "
+                         "finishes it.")
+        elif work:
+            parts.append("Nothing has been changed in your accounts by it.")
+        if unsaved:
+            parts.append("The setup has changes that are not saved to a profile file "
+                         "(Save profile… on the Finish page).")
+        return "\n\n".join(parts)
+
+    def may_leave(self) -> bool:
+        """Ask before closing when work is in flight or the setup is unsaved."""
+        question = self.leave_question()
+        if not question:
+            return True
+        box = QMessageBox(QMessageBox.Icon.Question, "Quit xacct-wizard?",
+                          "Stop and quit xacct-wizard?", parent=self)
+        box.setInformativeText(question)
+        quit_button = box.addButton("&Quit", QMessageBox.ButtonRole.DestructiveRole)
+        stay = box.addButton("&Stay", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(stay)
+        box.setEscapeButton(stay)  # a second Escape keeps the window: never a silent close
+        box.exec()
+        return box.clickedButton() is quit_button
+
+    def reject(self) -> None:
+        """Cancel, Escape and the close button: ask first when it matters, then stop cleanly."""
+        if self._pending_result is not None:
+            return  # already stopping
+        if self.may_leave():
+            self.done(QDialog.DialogCode.Rejected)
+
+    def accept(self) -> None:
+        if self._pending_result is not None:
+            return
+        if self.may_leave():
+            self.done(QDialog.DialogCode.Accepted)
+
     def done(self, result: int) -> None:
         """Finish/Escape/close: stop running work first; close when the last worker ends."""
         pool = self.ctx.pool
@@ -246,7 +314,7 @@ def run(profile_path: str | None, sandbox: bool) -> int:
     if autoquit.isdigit():
         # Smoke tests (tools/smoke_frozen.sh): close as a user would - running work is
         # cancelled and awaited, settings saved - after this many milliseconds.
-        QTimer.singleShot(int(autoquit), window.close)
+        QTimer.singleShot(int(autoquit), lambda: window.done(QDialog.DialogCode.Rejected))
     try:
         app.exec()
     finally:

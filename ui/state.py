@@ -68,6 +68,7 @@ class WizardState(QObject):
         self._engine_lock = threading.Lock()
         self._sink: Callable[[Event], None] = lambda e: None
         self.warm = False
+        self._saved: dict[str, Any] | None = None  # the profile as last opened or saved
 
     def set_warm(self) -> None:
         """Validation may run on the GUI thread from now on: its region rule reads botocore's
@@ -84,7 +85,18 @@ class WizardState(QObject):
         self.profile_path = path
         self.plan = None
         self.applied = False
+        # Opened, blank or the sandbox's example: nothing typed yet that closing would lose.
+        self.mark_saved()
         self.profile_replaced.emit()
+
+    def mark_saved(self) -> None:
+        """The profile as it is now is in a file (or is nothing the user typed)."""
+        self._saved = self.snapshot()
+
+    @property
+    def unsaved(self) -> bool:
+        """Whether closing now would lose changes the user made to the setup."""
+        return self._saved is not None and self.snapshot() != self._saved
 
     def snapshot(self) -> dict[str, Any]:
         """The profile as plain data: what decides whether the engine is still current."""

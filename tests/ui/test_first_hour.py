@@ -7,12 +7,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QRect
+from PySide6.QtCore import QRect, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox, QWizard
 
 from tests.ui.fakes import CONSUMER, FakeBackend
 from tests.ui.helpers import advance_to, next_enabled
 from tests.ui.test_pages import open_example
-from ui.pages.base import ACCESS, REVIEW
+from ui.pages.base import ACCESS, ACCOUNTS, APPLY, CONNECTOR, FINISH, QUERY, REVIEW, START
 from wizard.changes import Finding
 from wizard.errors import NotAwsAnswer, from_exception
 
@@ -73,3 +74,83 @@ def test_a_web_page_answer_is_shown_translated_and_logged(qtbot: Any,
     assert any("GUI Review: GetDataCatalog failed (owner): http://127.0.0.1:9" in line
                for line in errors), _log()
     assert "Fix: Check --endpoint-url" in _log()
+
+
+# ------------------------------------------------------------------------------- leaving
+def _answer(button: str, seen: list[str]) -> None:
+    """Once the question is up, note what it says and press ``button`` on it."""
+    def press() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, press)
+            return
+        seen.append(f"{box.text()}\n{box.informativeText()}")
+        for b in box.buttons():
+            if b.text().replace("&", "") == button:
+                b.click()
+                return
+        raise AssertionError(f"no {button!r} button on the question")
+
+    QTimer.singleShot(20, press)
+
+
+def test_every_page_has_cancel(qtbot: Any, make_window: Any) -> None:
+    window, _, _ = open_example(qtbot, make_window, page=START)
+    for target in (START, ACCOUNTS, CONNECTOR, ACCESS, REVIEW, APPLY, QUERY, FINISH):
+        advance_to(qtbot, window, target)
+        cancel = window.button(QWizard.WizardButton.CancelButton)
+        assert cancel.isVisible() and cancel.text() == "Cancel", target
+
+
+def test_escape_during_apply_asks_and_stay_keeps_it_running(qtbot: Any,
+                                                            make_window: Any) -> None:
+    backend = FakeBackend(step_delay=0.15)
+    window, ctx, _ = open_example(qtbot, make_window, backend, page=REVIEW)
+    advance_to(qtbot, window, APPLY)
+    page = window.currentPage()
+    qtbot.waitUntil(lambda: page.step_status("spill-bucket") == "done", timeout=5000)
+    seen: list[str] = []
+    _answer("Stay", seen)
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert seen, "Escape during Apply must ask"
+    assert "Apply is still running" in seen[0]
+    assert "applying the same profile again resumes" in seen[0]
+    assert window.isVisible() and page.busy
+    qtbot.waitUntil(lambda: ctx.state.applied, timeout=10000)  # it carried on to the end
+    assert window.isVisible()
+
+
+def test_cancel_during_apply_quit_stops_the_workers_then_closes(qtbot: Any,
+                                                                make_window: Any) -> None:
+    backend = FakeBackend(step_delay=0.15)
+    window, ctx, _ = open_example(qtbot, make_window, backend, page=REVIEW)
+    advance_to(qtbot, window, APPLY)
+    page = window.currentPage()
+    qtbot.waitUntil(lambda: page.step_status("spill-bucket") == "done", timeout=5000)
+    seen: list[str] = []
+    _answer("Quit", seen)
+    window.button(QWizard.WizardButton.CancelButton).click()
+    assert seen and "Apply is still running" in seen[0]
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=10000)
+    assert ctx.pool.active == []  # every worker finished before the window closed
+    assert not ctx.state.applied  # the run was stopped, not finished
+    assert backend.done_steps and "catalog-consumer" not in backend.done_steps
+
+
+def test_nothing_running_nothing_unsaved_closes_without_asking(qtbot: Any,
+                                                               make_window: Any) -> None:
+    window, _, _ = open_example(qtbot, make_window, page=CONNECTOR)
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
+
+
+def test_unsaved_changes_ask_before_closing(qtbot: Any, make_window: Any) -> None:
+    window, ctx, _ = open_example(qtbot, make_window, page=CONNECTOR)
+    page = window.currentPage()
+    page.catalog.setText("renamedcatalog")
+    qtbot.waitUntil(lambda: ctx.state.unsaved, timeout=5000)
+    seen: list[str] = []
+    _answer("Stay", seen)
+    window.close()
+    assert seen and "not saved to a profile file" in seen[0]
+    assert window.isVisible()

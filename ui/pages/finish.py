@@ -140,6 +140,7 @@ class FinishPage(BasePage):
             return False
         self.saved_path = path
         self.ctx.state.profile_path = path
+        self.ctx.state.mark_saved()
         self.ctx.settings.remember(path)
         self.ctx.settings.save()
         self.saved.show_message(f"Saved to {path}. Run it again any time with "
