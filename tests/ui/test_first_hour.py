@@ -4,18 +4,20 @@ wizard they can leave at any point, and a step list that says where they are."""
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QRect, Qt, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox, QWizard
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWizard
 
-from tests.ui.fakes import CONSUMER, FakeBackend
+from tests.ui.fakes import CONSUMER, FakeBackend, example_profile
 from tests.ui.helpers import advance_to, next_enabled
 from tests.ui.test_pages import open_example
 from ui.pages.base import ACCESS, ACCOUNTS, APPLY, CONNECTOR, FINISH, QUERY, REVIEW, START
 from wizard.changes import Finding
 from wizard.errors import NotAwsAnswer, from_exception
+from wizard.profile import save_profile
 
 
 def _log() -> str:
@@ -154,3 +156,73 @@ def test_unsaved_changes_ask_before_closing(qtbot: Any, make_window: Any) -> Non
     window.close()
     assert seen and "not saved to a profile file" in seen[0]
     assert window.isVisible()
+
+
+# ------------------------------------------------------------------------------- finish
+def test_finish_shows_the_command_that_works_with_copy(qtbot: Any, make_window: Any,
+                                                       tmp_path: Path) -> None:
+    window, _ctx, _ = open_example(qtbot, make_window, page=REVIEW)  # on the sandbox
+    advance_to(qtbot, window, FINISH)
+    page = window.currentPage()
+    assert page.command.text() == "" and not page.copy_button.isEnabled()
+    assert "Save the profile first" in page.command.placeholderText()
+    out = tmp_path / "my setup.yaml"
+    assert page.save_to(out)
+    command = page.command.text()
+    words = shlex.split(command)
+    assert words[-3:] == ["apply", "--sandbox", str(out)]
+    assert "`xacct-wizard apply" not in page.saved.plain  # no second, different command
+    page.copy_button.click()
+    assert QApplication.clipboard().text() == command
+
+
+def test_finish_command_has_no_sandbox_flag_for_real_accounts(qtbot: Any, make_window: Any,
+                                                              tmp_path: Path) -> None:
+    path = tmp_path / "real.yaml"
+    save_profile(example_profile(), path)
+    window, _ctx = make_window(FakeBackend(), profile_path=str(path))
+    start = window.currentPage()
+    qtbot.waitUntil(lambda: start.isComplete(), timeout=15000)
+    advance_to(qtbot, window, FINISH)
+    page = window.currentPage()
+    assert shlex.split(page.command.text())[-2:] == ["apply", str(path)]
+
+
+def test_clean_up_is_disabled_when_nothing_is_left(qtbot: Any, make_window: Any,
+                                                   monkeypatch: Any) -> None:
+    window, _ctx, backend = open_example(qtbot, make_window, page=REVIEW)
+    advance_to(qtbot, window, FINISH)  # through Apply: everything exists
+    page = window.currentPage()
+    qtbot.waitUntil(lambda: not page.busy and page.summary.topLevelItemCount() == 2,
+                    timeout=15000)
+    assert page.cleanup_button.isEnabled()
+    monkeypatch.setattr(QMessageBox, "exec", lambda self: QMessageBox.StandardButton.Yes)
+    page.cleanup_button.click()
+    qtbot.waitUntil(lambda: backend.destroyed == 1 and not page.busy, timeout=15000)
+    assert not page.cleanup_button.isEnabled()
+    assert "Nothing to clean up" in page.cleanup_button.toolTip()
+    assert page.refresh_button.isEnabled()
+
+
+def test_save_dialog_opens_where_profiles_live_then_in_the_last_folder(
+        qtbot: Any, make_window: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    from wizard.paths import profiles_dir
+
+    window, ctx, _ = open_example(qtbot, make_window, page=REVIEW)
+    advance_to(qtbot, window, FINISH)
+    page = window.currentPage()
+    asked: list[str] = []
+    chosen = tmp_path / "elsewhere" / "team.yaml"
+    chosen.parent.mkdir()
+
+    def dialog(parent: Any, caption: str, where: str, filters: str) -> tuple[str, str]:
+        asked.append(where)
+        return str(chosen), filters
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", dialog)
+    page.ask_save()
+    assert Path(asked[0]).parent == profiles_dir()
+    assert chosen.exists()
+    ctx.state.profile_path = None  # a new setup: the dialog opens where the last one went
+    page.ask_save()
+    assert Path(asked[1]).parent == chosen.parent

@@ -12,12 +12,13 @@ import html
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -33,7 +34,7 @@ from ui.errors import log_shown, shown
 from ui.pages.apply import event_text
 from ui.pages.base import BasePage
 from ui.pages.review import account_group
-from ui.widgets.common import MessageLabel, heading, tone
+from ui.widgets.common import MessageLabel, heading, mono_font, tone
 from ui.widgets.log_pane import LogPane
 from wizard.plural import count
 from wizard.profile import ProfileError, save_profile
@@ -53,6 +54,13 @@ class FinishPage(BasePage):
                          "`xacct-wizard apply PROFILE`), or clean it all up again.")
         self.save_button = QPushButton("&Save profile…", self)
         self.saved = MessageLabel(self)
+        self.command_label = QLabel("Run it again any time with:", self)
+        self.command = QLineEdit(self)
+        self.command.setReadOnly(True)
+        self.command.setFont(mono_font())
+        self.command.setAccessibleName("Command that repeats this setup")
+        self.copy_button = QPushButton("&Copy", self)
+        self.copy_button.setToolTip("Copy the command to the clipboard")
         self.refresh_button = QPushButton("&Refresh", self)
         self.cleanup_button = QPushButton("Clean &up…", self)
         self.cleanup_button.setToolTip("Remove everything this setup created and restore what "
@@ -80,6 +88,10 @@ class FinishPage(BasePage):
         srow.addWidget(self.save_button, 0, Qt.AlignmentFlag.AlignTop)
         srow.addWidget(self.saved, 1)
         srow.addStretch(0)
+        crow = QHBoxLayout()
+        crow.addWidget(self.command_label)
+        crow.addWidget(self.command, 1)
+        crow.addWidget(self.copy_button)
         arow = QHBoxLayout()
         arow.addWidget(heading("What exists now"))
         arow.addStretch(1)
@@ -101,26 +113,55 @@ class FinishPage(BasePage):
         split.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.addLayout(srow)
+        layout.addLayout(crow)
         layout.addWidget(split, 1)
 
         self.save_button.clicked.connect(self.ask_save)
+        self.copy_button.clicked.connect(self.copy_command)
         self.refresh_button.clicked.connect(self.refresh_summary)
         self.cleanup_button.clicked.connect(self.ask_cleanup)
         self.summary.itemActivated.connect(self._open_link)
         self._worker: Any = None
         self.cleaned = False
         self.saved_path: Path | None = None
+        self._to_clean = 0  # what Clean up would remove or restore (0: nothing left)
 
     def initializePage(self) -> None:
         if self.ctx.state.profile_path is not None:
             self.saved.show_message(f"Opened from {self.ctx.state.profile_path}", "info")
+        self._show_command()
         self.refresh_summary()
+
+    # ---------------------------------------------------------------- the command
+    def command_text(self) -> str:
+        """The command that repeats (or repairs) this setup, as it works when pasted: the
+        sandbox's AWS profiles exist only with ``--sandbox``."""
+        from wizard.commands import command_for
+
+        path = self.ctx.state.profile_path
+        return command_for("apply", path, sandbox=self.ctx.state.sandbox) if path else ""
+
+    def _show_command(self) -> None:
+        text = self.command_text()
+        self.command.setText(text)
+        self.command.setToolTip(text)
+        self.command.setCursorPosition(0)
+        self.command.setPlaceholderText("Save the profile first: the command names its file.")
+        self.copy_button.setEnabled(bool(text))
+
+    def copy_command(self) -> None:
+        from PySide6.QtGui import QGuiApplication
+
+        QGuiApplication.clipboard().setText(self.command.text())
+        self.copy_button.setText("Copied")
+        QTimer.singleShot(1500, lambda: self.copy_button.setText("&Copy"))
 
     # ---------------------------------------------------------------- save
     def ask_save(self) -> None:
         state = self.ctx.state
         default = state.profile_path or (
-            Path.home() / f"{self.profile.connector.catalog_name or 'setup'}.yaml")
+            self.ctx.settings.save_folder()
+            / f"{self.profile.connector.catalog_name or 'setup'}.yaml")
         name, _ = QFileDialog.getSaveFileName(self, "Save the setup as a profile", str(default),
                                               "Setup profiles (*.yaml *.yml)")
         if name:
@@ -143,8 +184,8 @@ class FinishPage(BasePage):
         self.ctx.state.mark_saved()
         self.ctx.settings.remember(path)
         self.ctx.settings.save()
-        self.saved.show_message(f"Saved to {path}. Run it again any time with "
-                                f"`xacct-wizard apply {path}`.", "ok")
+        self.saved.show_message(f"Saved to {path}.", "ok")
+        self._show_command()
         return True
 
     # ---------------------------------------------------------------- summary
@@ -155,15 +196,17 @@ class FinishPage(BasePage):
         self.status.setText("Reading both accounts…")
         self.error.show_message(None)
 
-        def work(job: Any) -> Plan:
+        def work(job: Any) -> tuple[Plan, Plan]:
             state.set_sink(None)
             engine = state.engine(new_run=True)
             job.on_cancel(engine.cancel)
-            return engine.plan()
+            return engine.plan(), engine.plan_destroy()
 
         self._start(work, self._show_summary)
 
-    def _show_summary(self, plan: Plan) -> None:
+    def _show_summary(self, plans: tuple[Plan, Plan]) -> None:
+        plan, undo = plans
+        self._to_clean = len(undo.changes)
         self.summary.clear()
         region = self.profile.region
         groups: dict[str, QTreeWidgetItem] = {}
@@ -286,6 +329,15 @@ class FinishPage(BasePage):
             self._worker = None
         if self._worker is None:
             self.progress.hide()
-            for b in (self.refresh_button, self.cleanup_button):
-                b.setEnabled(True)
+            self.refresh_button.setEnabled(True)
+            self._sync_cleanup()
             self.set_busy(False)
+
+    def _sync_cleanup(self) -> None:
+        """Clean up only when this setup left something to remove or restore."""
+        self.cleanup_button.setEnabled(self._to_clean > 0)
+        self.cleanup_button.setToolTip(
+            "Remove everything this setup created and restore what it changed, in both "
+            "accounts." if self._to_clean else
+            "Nothing to clean up: this setup has created or changed nothing that is still "
+            "there.")
