@@ -41,10 +41,14 @@ from ui.pages.review import ReviewPage
 from ui.pages.start import StartPage
 from ui.settings import GuiSettings
 from ui.state import WizardState
+from ui.widgets.step_list import StepList
 from ui.workers import WorkerPool
 
 # The platform adds the application display name ("— xacct-wizard"); do not repeat it here.
 TITLE = "Athena cross-account federated query setup"
+STEPS = [(START, "Start"), (ACCOUNTS, "Accounts"), (CONNECTOR, "Connector"),
+         (ACCESS, "Access"), (REVIEW, "Review"), (APPLY, "Apply"), (QUERY, "Test query"),
+         (FINISH, "Finish")]
 # What a busy page is doing, as the question before quitting names it.
 WORK = {REVIEW: "Reading both accounts for the plan", APPLY: "Apply",
         QUERY: "The test query", FINISH: "Clean up"}
@@ -99,7 +103,6 @@ class MainWizard(QWizard):
         # Cancel (and Escape, and the window's close button) ask before leaving when it
         # matters: see reject().
         self.setOption(QWizard.WizardOption.NoCancelButton, False)
-        self.setOption(QWizard.WizardOption.CancelButtonOnLeft, True)
         self.setButtonText(QWizard.WizardButton.CancelButton, "Cancel")
         self.setOption(QWizard.WizardOption.HaveFinishButtonOnEarlyPages, False)
         self.pages = {
@@ -110,8 +113,25 @@ class MainWizard(QWizard):
         for page_id, page in self.pages.items():
             self.setPage(page_id, page)
         self.setStartId(START)
+        self.steps = StepList(STEPS, self)
+        self.setSideWidget(self.steps)
+        self.currentIdChanged.connect(self._show_steps)
+        ctx.state.applied_changed.connect(self._show_steps)
+        self._show_steps()
         self._pending_result: int | None = None
         self._restore_geometry()
+
+    # ---------------------------------------------------------------- orientation
+    def _show_steps(self, *_: object) -> None:
+        """Pages behind the current one are done, except Apply until it has succeeded (going
+        Back from Apply to Review does not make the setup exist)."""
+        current = self.currentId() if self.currentId() >= 0 else START
+        done = {page_id for page_id, _ in STEPS if page_id < current}
+        if self.ctx.state.applied:
+            done.add(APPLY)
+        else:
+            done.discard(APPLY)
+        self.steps.show_steps(current, done)
 
     # ---------------------------------------------------------------- geometry
     def _restore_geometry(self) -> None:

@@ -226,3 +226,24 @@ def test_save_dialog_opens_where_profiles_live_then_in_the_last_folder(
     ctx.state.profile_path = None  # a new setup: the dialog opens where the last one went
     page.ask_save()
     assert Path(asked[1]).parent == chosen.parent
+
+
+# ------------------------------------------------------------------------------- steps
+def test_step_list_shows_where_the_admin_is_and_what_is_done(qtbot: Any,
+                                                             make_window: Any) -> None:
+    window, ctx, _ = open_example(qtbot, make_window, page=START)
+    steps = window.steps
+    assert window.sideWidget() is steps and steps.isVisible()
+    assert steps.state_of(START) == "current" and steps.state_of(FINISH) == "todo"
+    advance_to(qtbot, window, CONNECTOR)
+    assert [steps.state_of(p) for p in (START, ACCOUNTS, CONNECTOR, ACCESS)] == [
+        "done", "done", "current", "todo"]
+    window.back()
+    assert steps.state_of(ACCOUNTS) == "current" and steps.state_of(CONNECTOR) == "todo"
+    advance_to(qtbot, window, APPLY)
+    assert steps.state_of(APPLY) == "current"
+    qtbot.waitUntil(lambda: ctx.state.applied, timeout=10000)
+    advance_to(qtbot, window, QUERY)
+    assert steps.state_of(APPLY) == "done" and steps.state_of(QUERY) == "current"
+    ctx.state.applied = False  # e.g. cleaned up: the setup no longer exists
+    assert steps.state_of(APPLY) == "todo"
