@@ -247,3 +247,24 @@ def test_step_list_shows_where_the_admin_is_and_what_is_done(qtbot: Any,
     assert steps.state_of(APPLY) == "done" and steps.state_of(QUERY) == "current"
     ctx.state.applied = False  # e.g. cleaned up: the setup no longer exists
     assert steps.state_of(APPLY) == "todo"
+
+
+# ------------------------------------------------------------------------------- columns
+def test_cut_text_is_elided_in_the_middle_with_the_full_text_in_a_tooltip(
+        qtbot: Any, make_window: Any) -> None:
+    window, _, _ = open_example(qtbot, make_window, page=REVIEW)
+    window.resize(800, 600)
+    review = window.currentPage()
+    qtbot.waitUntil(lambda: review.tree.topLevelItemCount() == 2, timeout=15000)
+    assert review.tree.textElideMode() == Qt.TextElideMode.ElideMiddle
+    for group in range(2):
+        parent = review.tree.topLevelItem(group)
+        for i in range(parent.childCount()):
+            item = parent.child(i)
+            assert item.toolTip(1) == item.text(1) and item.toolTip(2) == item.text(2)
+    advance_to(qtbot, window, APPLY)
+    apply = window.currentPage()
+    qtbot.waitUntil(lambda: apply.stack_events.count() >= 1, timeout=10000)
+    assert apply.stack_events.textElideMode() == Qt.TextElideMode.ElideMiddle
+    event = apply.stack_events.item(0)
+    assert event.toolTip() == event.text() == "ConnectorConfig CREATE_COMPLETE"

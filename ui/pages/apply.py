@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QListWidget,
+    QListWidgetItem,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -62,7 +63,8 @@ class ApplyPage(BasePage):
         self.status.setWordWrap(True)
         self.progress = QProgressBar(self)
         self.progress.setRange(0, 100)
-        self.cancel = QPushButton("&Cancel", self)
+        # "Stop", not "Cancel": the wizard's own Cancel (quit) sits at the bottom of the page.
+        self.cancel = QPushButton("&Stop", self)
         self.cancel.setToolTip("Stop after the current AWS call; Apply again resumes.")
         self.steps = QTreeWidget(self)
         self.steps.setColumnCount(3)
@@ -74,8 +76,13 @@ class ApplyPage(BasePage):
         hdr.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         hdr.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         hdr.setStretchLastSection(True)
+        # Long names and reasons are cut in the middle (both ends say the most); the whole
+        # text is in the row's tooltip.
+        self.steps.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.stack_events = QListWidget(self)
         self.stack_events.setAccessibleName("Connector stack events")
+        self.stack_events.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.stack_events.setUniformItemSizes(True)
         self.log = LogPane("Log", self)
 
         # --- failure panel
@@ -114,6 +121,7 @@ class ApplyPage(BasePage):
         upper.addWidget(stack_box)
         upper.setStretchFactor(0, 3)
         upper.setStretchFactor(1, 2)
+        upper.setChildrenCollapsible(False)
         split = QSplitter(Qt.Orientation.Vertical, self)
         split.addWidget(upper)
         split.addWidget(self.log)
@@ -236,7 +244,9 @@ class ApplyPage(BasePage):
         elif event.kind == "step-failed":
             self._set_row(event.step, "failed", event.message)
         elif event.kind == "stack-event":
-            self.stack_events.addItem(event.message)
+            item = QListWidgetItem(event.message)
+            item.setToolTip(event.message)
+            self.stack_events.addItem(item)
             self.stack_events.scrollToBottom()
         self.log.append(event_text(event))
 

@@ -75,6 +75,7 @@ class FinishPage(BasePage):
         self.summary.setHeaderLabels(["Resource", "Now", "AWS console"])
         self.summary.setAccessibleName("What exists now")
         self.summary.setUniformRowHeights(True)
+        self.summary.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # full text: tooltip
         hdr = self.summary.header()
         hdr.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         hdr.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
@@ -154,7 +155,7 @@ class FinishPage(BasePage):
 
         QGuiApplication.clipboard().setText(self.command.text())
         self.copy_button.setText("Copied")
-        QTimer.singleShot(1500, lambda: self.copy_button.setText("&Copy"))
+        QTimer.singleShot(1500, self.copy_button, lambda: self.copy_button.setText("&Copy"))
 
     # ---------------------------------------------------------------- save
     def ask_save(self) -> None:
@@ -216,7 +217,8 @@ class FinishPage(BasePage):
             text, level = PRESENCE.get(change.action, (change.action, "muted"))
             present += change.action in ("none", "update")
             item = QTreeWidgetItem([change.resource, text, ""])
-            item.setToolTip(0, change.summary or change.resource)
+            item.setToolTip(0, change.resource + (f"\n{change.summary}" if change.summary
+                                                  else ""))
             item.setForeground(1, tone(level))
             parent.addChild(item)
             url = console_url(change.kind, change.resource, region)

@@ -84,6 +84,7 @@ class ReviewPage(BasePage):
         self.findings.setWordWrap(True)
         self.findings.setResizeMode(QListView.ResizeMode.Adjust)  # re-wrap on resize
         self.findings.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
+        self.findings.setSpacing(2)
         self.findings.hide()
         self.error = MessageLabel(self)
         self.tree = QTreeWidget(self)
@@ -92,6 +93,9 @@ class ReviewPage(BasePage):
         self.tree.setAccessibleName("Planned changes")
         self.tree.setRootIsDecorated(True)
         self.tree.setUniformRowHeights(True)
+        # Resource names and summaries are cut in the middle: their ends say the most (the
+        # account and the name); the full text is in each cell's tooltip.
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         hdr = self.tree.header()
         hdr.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         hdr.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)

@@ -27,7 +27,7 @@ class StepList(QWidget):
         self.states: dict[int, str] = {}
         layout = QVBoxLayout(self)
         spacing = self.fontMetrics().height() // 2
-        layout.setContentsMargins(spacing, spacing * 2, spacing * 2, spacing)
+        layout.setContentsMargins(spacing, spacing * 2, spacing, spacing)
         layout.setSpacing(spacing)
         for page_id, title in steps:
             label = QLabel(self)
@@ -37,7 +37,7 @@ class StepList(QWidget):
         layout.addStretch(1)
         widest = max(self.fontMetrics().horizontalAdvance(f"{MARKS['done']}  {t}")
                      for _, t in steps)
-        self.setMinimumWidth(widest + spacing * 4)
+        self.setMinimumWidth(widest + spacing * 2)
 
     def show_steps(self, current: int, done: set[int]) -> None:
         for page_id, label in self._labels.items():
