@@ -42,7 +42,8 @@ class CredentialSources(QObject):
             try:
                 names, error = backend.keyring_names(), ""
             except Exception as exc:  # KeyringUnavailable, or a backend misbehaving
-                names, error = [], str(exc)
+                explain = getattr(exc, "explain", None)  # with its cause and fix
+                names, error = [], explain() if callable(explain) else str(exc)
             return profiles, names, error
 
         pool.start(read, on_returned=self._loaded)

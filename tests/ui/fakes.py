@@ -157,6 +157,7 @@ class FakeBackend:
     findings: list[Finding] = field(default_factory=list)
     fail_step: str | None = None
     plan_error: BaseException | None = None
+    keyring_error: BaseException | None = None
     step_delay: float = 0.0
     rows: int = 10
     page_size: int = 1000
@@ -189,6 +190,8 @@ class FakeBackend:
                 NamedProfile("mfa-admin", "assume-role", None, True)]
 
     def keyring_names(self) -> list[str]:
+        if self.keyring_error is not None:
+            raise self.keyring_error
         return list(self.keyring)
 
     def store_keys(self, name: str, access_key_id: str, secret_access_key: str,

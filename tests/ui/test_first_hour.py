@@ -268,3 +268,21 @@ def test_cut_text_is_elided_in_the_middle_with_the_full_text_in_a_tooltip(
     assert apply.stack_events.textElideMode() == Qt.TextElideMode.ElideMiddle
     event = apply.stack_events.item(0)
     assert event.toolTip() == event.text() == "ConnectorConfig CREATE_COMPLETE"
+
+
+# ------------------------------------------------------------------------------- keyring
+def test_keyring_unavailable_is_said_on_the_page_with_the_fix(qtbot: Any,
+                                                              make_window: Any) -> None:
+    from wizard.errors import KeyringUnavailable
+
+    backend = FakeBackend(keyring_error=KeyringUnavailable(
+        "No OS keyring is available to keep access keys safely.",
+        fix="Use an AWS named profile instead, or start a Secret Service such as "
+            "gnome-keyring."))
+    window, _, _ = open_example(qtbot, make_window, backend, page=ACCOUNTS)
+    owner = window.currentPage().owner
+    assert not owner.use_keyring.isEnabled()
+    assert owner.keyring_note.isVisibleTo(window)
+    note = owner.keyring_note.plain
+    assert "No OS keyring is available" in note
+    assert "Fix: Use an AWS named profile instead, or start a Secret Service" in note
