@@ -50,8 +50,8 @@ class FinishPage(BasePage):
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
         self.setTitle("Finish")
-        self.setSubTitle("Save this setup as a profile to repeat or repair it later (also with "
-                         "`xacct-wizard apply PROFILE`), or clean it all up again.")
+        self.setSubTitle("Save this setup as a profile to repeat or repair it later (the command "
+                         "shown then does it from a terminal), or clean it all up again.")
         self.save_button = QPushButton("&Save profile…", self)
         self.saved = MessageLabel(self)
         self.command_label = QLabel("Run it again any time with:", self)
