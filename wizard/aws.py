@@ -145,8 +145,7 @@ def _refuse_web_pages(operation_model: Any = None, response_dict: Any = None,
     body = response_dict.get("body")
     if not isinstance(body, bytes):
         return
-    headers = response_dict.get("headers") or {}
-    if not looks_like_html(str(headers.get("content-type", "")), body):
+    if not looks_like_html(body):
         return
     raise NotAwsResponse(endpoint=endpoint_of(getattr(_REQUEST_URL, "value", "")),
                          status=int(response_dict.get("status_code", 0)),

@@ -289,10 +289,13 @@ _HTML_IN_TEXT = re.compile(r"<!doctype\s+html|<html[\s>]|<body[\s>]|<title>", re
 _TITLE = re.compile(r"<title[^>]*>\s*([^<]{1,120}?)\s*</title>", re.I | re.S)
 
 
-def looks_like_html(content_type: str, body: bytes) -> bool:
+def looks_like_html(body: bytes) -> bool:
     """Whether an HTTP answer is a web page (a proxy's error, a captive portal, a web server's
-    404) rather than an AWS API response, which is always JSON or XML."""
-    return "text/html" in (content_type or "").lower() or bool(_HTML_START.match(body[:512]))
+    404) rather than an AWS API response, which is always JSON or XML (or empty).
+
+    The markup decides, not the Content-Type: emulators label XML and empty answers
+    ``text/html`` (moto does), and an empty 404 to a HEAD is a normal AWS answer."""
+    return bool(_HTML_START.match(body[:512]))
 
 
 def endpoint_of(url: str) -> str:

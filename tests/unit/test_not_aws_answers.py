@@ -63,7 +63,7 @@ def _account(url: str, monkeypatch: pytest.MonkeyPatch) -> Account:
 @pytest.mark.parametrize(("service", "operation", "kwargs"), [
     ("athena", "get_data_catalog", {"Name": "acct1dynamodb"}),  # JSON: a ClientError
     ("sts", "get_caller_identity", {}),  # XML: botocore's parser would choke
-    ("s3", "head_bucket", {"Bucket": "spill"}),  # no body at all, only text/html
+    ("s3", "get_bucket_policy", {"Bucket": "spill"}),  # REST-XML
 ])
 def test_a_web_page_is_translated_with_the_endpoint_and_what_to_check(
         web_server: str, monkeypatch: pytest.MonkeyPatch, service: str, operation: str,
@@ -80,8 +80,7 @@ def test_a_web_page_is_translated_with_the_endpoint_and_what_to_check(
     assert f"not the AWS {service} API" in err.cause and "protocol" in err.cause
     assert "--endpoint-url" in err.fix and f"AWS_ENDPOINT_URL_{service.upper()}" in err.fix
     assert "botocore " in err.fix
-    if service != "s3":  # HEAD has no body, so no title
-        assert '"404 Not Found"' in str(err)
+    assert '"404 Not Found"' in str(err)
 
 
 def test_a_client_made_elsewhere_is_translated_too(
@@ -122,3 +121,14 @@ def test_cli_plan_against_a_web_server_explains_and_logs_it(
     errors = [line for line in log.splitlines() if " ERROR " in line]
     assert any("not an AWS API response" in line for line in errors), log
     assert "Fix: Check --endpoint-url" in log
+
+
+def test_an_empty_or_xml_answer_labelled_html_is_not_a_web_page() -> None:
+    """Emulators (moto) label XML and empty answers text/html: only markup decides."""
+    from wizard.errors import looks_like_html
+
+    assert not looks_like_html(b"")
+    assert not looks_like_html(b'<?xml version="1.0"?><CreateBucketResponse/>')
+    assert not looks_like_html(b'{"__type": "ResourceNotFoundException"}')
+    assert looks_like_html(b"\n  <!DOCTYPE HTML PUBLIC><html>")
+    assert looks_like_html(b"<html><body>Proxy error</body></html>")
