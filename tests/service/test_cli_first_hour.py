@@ -30,7 +30,7 @@ def test_a_broken_profile_is_reported_before_a_sandbox_starts(
 
     code = main([command, str(broken), "--sandbox", *(["--yes"] if command in
                                                       ("apply", "destroy") else [])])
-    out, err = capsys.readouterr()
+    _out, err = capsys.readouterr()
     assert code == 2
     assert "account_id" in err and "sandbox:" not in err
     assert started == []
