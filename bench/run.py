@@ -719,7 +719,8 @@ def evaluate(report: Report, sizes: Sizes) -> None:
     if mut is not None and mut.ok:
         worst = max(mut.samples)
         t.append(Target("noop_reapply", "no-op re-apply makes 0 writes",
-                        f"{worst:.0f} mutating call(s) (max of {len(mut.samples)} runs)",
+                        f"{worst:.0f} mutating call{'' if worst == 1 else 's'} (max of "
+                        f"{len(mut.samples)} runs)",
                         worst == 0))
     else:
         t.append(Target("noop_reapply", "no-op re-apply makes 0 writes", "n/a", None,
@@ -973,7 +974,7 @@ def main(argv: list[str] | None = None) -> int:
     info["load_average_start"] = load_start
     print()
     print(f"xacct-wizard benchmark - {info['when']}, commit {info['commit']}, "
-          f"{info['cpus']} CPUs, {sizes.runs} run(s) per figure"
+          f"{info['cpus']} CPUs, {sizes.runs} run{'' if sizes.runs == 1 else 's'} per figure"
           + (" (QUICK: small sizes)" if args.quick else ""))
     print(f"load average at start {load_start[0]:.1f}, at end "
           f"{info['load_average_end'][0]:.1f}")

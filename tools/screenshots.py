@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         timer.timeout.connect(tick)
         timer.start(50)
         app.exec()
-        window.close()
+        window.hide()  # not close(): that would ask about a setup the tool never saved
         shutdown(ctx)
     return int(state["rc"])
 

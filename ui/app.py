@@ -18,7 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QWidget, QWizard
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QInputDialog,
+    QLineEdit,
+    QMessageBox,
+    QWidget,
+    QWizard,
+)
 
 from ui.backend import Backend
 from ui.context import AppContext
@@ -34,9 +42,17 @@ from ui.pages.review import ReviewPage
 from ui.pages.start import StartPage
 from ui.settings import GuiSettings
 from ui.state import WizardState
+from ui.widgets.step_list import StepList
 from ui.workers import WorkerPool
 
-TITLE = "xacct-wizard - Athena cross-account federated query"
+# The platform adds the application display name ("— xacct-wizard"); do not repeat it here.
+TITLE = "Athena cross-account federated query setup"
+STEPS = [(START, "Start"), (ACCOUNTS, "Accounts"), (CONNECTOR, "Connector"),
+         (ACCESS, "Access"), (REVIEW, "Review"), (APPLY, "Apply"), (QUERY, "Test query"),
+         (FINISH, "Finish")]
+# What a busy page is doing, as the question before quitting names it.
+WORK = {REVIEW: "Reading both accounts for the plan", APPLY: "Apply",
+        QUERY: "The test query", FINISH: "Clean up"}
 
 
 @dataclass
@@ -85,7 +101,10 @@ class MainWizard(QWizard):
         self.setWindowTitle(TITLE)
         self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage, True)
-        self.setOption(QWizard.WizardOption.NoCancelButton, True)
+        # Cancel (and Escape, and the window's close button) ask before leaving when it
+        # matters: see reject().
+        self.setOption(QWizard.WizardOption.NoCancelButton, False)
+        self.setButtonText(QWizard.WizardButton.CancelButton, "Cancel")
         self.setOption(QWizard.WizardOption.HaveFinishButtonOnEarlyPages, False)
         self.pages = {
             START: StartPage(ctx), ACCOUNTS: AccountsPage(ctx), CONNECTOR: ConnectorPage(ctx),
@@ -95,8 +114,25 @@ class MainWizard(QWizard):
         for page_id, page in self.pages.items():
             self.setPage(page_id, page)
         self.setStartId(START)
+        self.steps = StepList(STEPS, self)
+        self.setSideWidget(self.steps)
+        self.currentIdChanged.connect(self._show_steps)
+        ctx.state.applied_changed.connect(self._show_steps)
+        self._show_steps()
         self._pending_result: int | None = None
         self._restore_geometry()
+
+    # ---------------------------------------------------------------- orientation
+    def _show_steps(self, *_: object) -> None:
+        """Pages behind the current one are done, except Apply until it has succeeded (going
+        Back from Apply to Review does not make the setup exist)."""
+        current = self.currentId() if self.currentId() >= 0 else START
+        done = {page_id for page_id, _ in STEPS if page_id < current}
+        if self.ctx.state.applied:
+            done.add(APPLY)
+        else:
+            done.discard(APPLY)
+        self.steps.show_steps(current, done)
 
     # ---------------------------------------------------------------- geometry
     def _restore_geometry(self) -> None:
@@ -115,6 +151,59 @@ class MainWizard(QWizard):
         self.ctx.settings.save()
 
     # ---------------------------------------------------------------- closing
+    def running_work(self) -> list[str]:
+        """What the user started and would stop by leaving now (not background reads)."""
+        return [WORK[page_id] for page_id, page in self.pages.items()
+                if getattr(page, "busy", False) and page_id in WORK]
+
+    def leave_question(self) -> str:
+        """Why leaving now needs a yes ("" when nothing is in flight and nothing unsaved)."""
+        work = self.running_work()
+        unsaved = self.ctx.state.unsaved
+        if not work and not unsaved:
+            return ""
+        parts = [f"{what} is still running; it stops at the next safe point." for what in work]
+        if "Apply" in work:
+            parts.append("Nothing is lost: applying the same profile again resumes where it "
+                         "stopped (or Clean up / `xacct-wizard destroy` removes it).")
+        elif "Clean up" in work:
+            parts.append("Nothing is lost: running Clean up (or `xacct-wizard destroy`) again "
+                         "finishes it.")
+        elif work:
+            parts.append("Nothing has been changed in your accounts by it.")
+        if unsaved:
+            parts.append("The setup has changes that are not saved to a profile file "
+                         "(Save profile… on the Finish page).")
+        return "\n\n".join(parts)
+
+    def may_leave(self) -> bool:
+        """Ask before closing when work is in flight or the setup is unsaved."""
+        question = self.leave_question()
+        if not question:
+            return True
+        box = QMessageBox(QMessageBox.Icon.Question, "Quit xacct-wizard?",
+                          "Stop and quit xacct-wizard?", parent=self)
+        box.setInformativeText(question)
+        quit_button = box.addButton("&Quit", QMessageBox.ButtonRole.DestructiveRole)
+        stay = box.addButton("&Stay", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(stay)
+        box.setEscapeButton(stay)  # a second Escape keeps the window: never a silent close
+        box.exec()
+        return box.clickedButton() is quit_button
+
+    def reject(self) -> None:
+        """Cancel, Escape and the close button: ask first when it matters, then stop cleanly."""
+        if self._pending_result is not None:
+            return  # already stopping
+        if self.may_leave():
+            self.done(QDialog.DialogCode.Rejected)
+
+    def accept(self) -> None:
+        if self._pending_result is not None:
+            return
+        if self.may_leave():
+            self.done(QDialog.DialogCode.Accepted)
+
     def done(self, result: int) -> None:
         """Finish/Escape/close: stop running work first; close when the last worker ends."""
         pool = self.ctx.pool
@@ -147,12 +236,15 @@ def build(backend: Backend | None = None, *, sandbox: bool = False,
     (after the first paint), which is what ``run`` does.
     """
     backend = backend or Backend()
+    from wizard.logs import setup_file_logging
+
+    log_file = setup_file_logging()
     # Two threads: enough to keep a long run and a picker going at once, while more Python
     # threads loading boto3 side by side would starve the window of the GIL.
     pool = WorkerPool(max_threads=2)
     state = WizardState(backend, sandbox=sandbox)
     ctx = AppContext(state=state, pool=pool, backend=backend,
-                     settings=settings or GuiSettings.load())
+                     settings=settings or GuiSettings.load(), log_file=log_file)
     window = MainWizard(ctx)
     if getattr(backend, "mfa_prompt", None) is None:
         bridge = MfaBridge(window)
@@ -243,7 +335,7 @@ def run(profile_path: str | None, sandbox: bool) -> int:
     if autoquit.isdigit():
         # Smoke tests (tools/smoke_frozen.sh): close as a user would - running work is
         # cancelled and awaited, settings saved - after this many milliseconds.
-        QTimer.singleShot(int(autoquit), window.close)
+        QTimer.singleShot(int(autoquit), lambda: window.done(QDialog.DialogCode.Rejected))
     try:
         app.exec()
     finally:

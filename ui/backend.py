@@ -84,10 +84,11 @@ class Backend:
 
     # ---------------------------------------------------------------- sandbox
     def start_sandbox(self) -> Any:
-        """Start an in-process sandbox (the caller applies ``.env()`` and stops it at exit)."""
-        from wizard.sandbox import Sandbox
+        """Start a sandbox in a child process that dies with this one (the caller applies
+        ``.env()`` and stops it at exit): served here, moto would share the window's GIL."""
+        from wizard.sandbox.child import SandboxChild
 
-        return Sandbox().start()
+        return SandboxChild().start()
 
     def sandbox_example(self, sandbox: Any = None) -> tuple[SetupProfile, Path | None]:
         """The sandbox's complete example profile: of ``sandbox``, else of the one the

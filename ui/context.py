@@ -42,7 +42,8 @@ class CredentialSources(QObject):
             try:
                 names, error = backend.keyring_names(), ""
             except Exception as exc:  # KeyringUnavailable, or a backend misbehaving
-                names, error = [], str(exc)
+                explain = getattr(exc, "explain", None)  # with its cause and fix
+                names, error = [], explain() if callable(explain) else str(exc)
             return profiles, names, error
 
         pool.start(read, on_returned=self._loaded)
@@ -60,5 +61,6 @@ class AppContext:
     backend: Backend
     settings: GuiSettings = field(default_factory=GuiSettings)
     sources: CredentialSources = field(default_factory=CredentialSources)
-    sandbox_handle: Any = None  # an in-process Sandbox the GUI started (stopped at exit)
+    sandbox_handle: Any = None  # a sandbox child process the GUI started (stopped at exit)
     preloaded: bool = False  # the engine's modules and AWS models are loaded
+    log_file: str = ""  # where every event and every error shown is logged

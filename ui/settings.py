@@ -21,6 +21,7 @@ class GuiSettings:
     geometry: str = ""  # base64 of QWidget.saveGeometry()
     recent: list[str] = field(default_factory=list)
     last_profile: str = ""
+    last_folder: str = ""  # where the last profile was opened or saved
 
     @staticmethod
     def path() -> Path:
@@ -40,6 +41,7 @@ class GuiSettings:
             geometry=str(data.get("geometry") or ""),
             recent=[str(p) for p in recent][:MAX_RECENT] if isinstance(recent, list) else [],
             last_profile=str(data.get("last_profile") or ""),
+            last_folder=str(data.get("last_folder") or ""),
         )
 
     def save(self) -> None:
@@ -54,3 +56,11 @@ class GuiSettings:
         self.recent = [p] + [r for r in self.recent if r != p]
         self.recent = self.recent[:MAX_RECENT]
         self.last_profile = p
+        self.last_folder = str(Path(p).parent)
+
+    def save_folder(self) -> Path:
+        """Where a save dialog opens: the last folder used, else where profiles live."""
+        from wizard.paths import profiles_dir
+
+        last = Path(self.last_folder) if self.last_folder else None
+        return last if last is not None and last.is_dir() else profiles_dir()

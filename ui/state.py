@@ -54,6 +54,7 @@ class WizardState(QObject):
 
     profile_replaced = Signal()  # a whole new profile (opened, new, sandbox): pages reload
     warmed = Signal()  # the engine's modules (and botocore's region table) are loaded
+    applied_changed = Signal()  # Apply succeeded, or its result was undone
 
     def __init__(self, backend: Backend, *, sandbox: bool = False) -> None:
         super().__init__()
@@ -62,12 +63,24 @@ class WizardState(QObject):
         self.profile_path: Path | None = None
         self.sandbox = sandbox
         self.plan: Plan | None = None
-        self.applied = False
+        self._applied = False
         self._engine: Engine | None = None
         self._engine_key: Any = None
         self._engine_lock = threading.Lock()
         self._sink: Callable[[Event], None] = lambda e: None
         self.warm = False
+        self._saved: dict[str, Any] | None = None  # the profile as last opened or saved
+
+    @property
+    def applied(self) -> bool:
+        """Whether the setup, as it is now, has been applied (the step list shows it)."""
+        return self._applied
+
+    @applied.setter
+    def applied(self, value: bool) -> None:
+        if value != self._applied:
+            self._applied = value
+            self.applied_changed.emit()
 
     def set_warm(self) -> None:
         """Validation may run on the GUI thread from now on: its region rule reads botocore's
@@ -84,7 +97,18 @@ class WizardState(QObject):
         self.profile_path = path
         self.plan = None
         self.applied = False
+        # Opened, blank or the sandbox's example: nothing typed yet that closing would lose.
+        self.mark_saved()
         self.profile_replaced.emit()
+
+    def mark_saved(self) -> None:
+        """The profile as it is now is in a file (or is nothing the user typed)."""
+        self._saved = self.snapshot()
+
+    @property
+    def unsaved(self) -> bool:
+        """Whether closing now would lose changes the user made to the setup."""
+        return self._saved is not None and self.snapshot() != self._saved
 
     def snapshot(self) -> dict[str, Any]:
         """The profile as plain data: what decides whether the engine is still current."""
@@ -119,4 +143,7 @@ class WizardState(QObject):
         self._sink = sink or (lambda e: None)
 
     def _emit(self, event: Event) -> None:  # engine worker threads
+        from wizard.logs import log_event
+
+        log_event(event)  # the log file holds what the window showed, as the CLI's does
         self._sink(event)

@@ -13,9 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore
+import botocore.exceptions
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
+
+from wizard.errors import NotAwsAnswer, endpoint_of, looks_like_html
 
 READ_PREFIXES = ("Get", "List", "Describe", "Head", "Lookup", "Search", "BatchGet", "Query",
                  "Scan", "Select")
@@ -115,6 +119,47 @@ class Account:
         return Account(label, account_id, session, self.region, self.recorder, self.hooks)
 
 
+class NotAwsResponse(NotAwsAnswer, botocore.exceptions.BotoCoreError):
+    """A web page where an AWS answer was expected; a BotoCoreError so that every caller that
+    translates botocore's failures translates this one too (``wizard.errors``)."""
+
+
+_REQUEST_URL = threading.local()  # the URL of the call this thread is making
+
+
+def _remember_url(request: Any = None, **_: Any) -> None:
+    _REQUEST_URL.value = getattr(request, "url", "") or ""
+
+
+def _refuse_web_pages(operation_model: Any = None, response_dict: Any = None,
+                      **_: Any) -> None:
+    """Stop before botocore parses an HTML page as JSON or XML: say who answered instead.
+
+    Calls run on the thread that makes them, so the URL remembered at ``before-send`` is this
+    call's. Operations that stream their output (S3 GetObject) may legitimately return HTML.
+    """
+    if operation_model is None or not isinstance(response_dict, dict):
+        return
+    if operation_model.has_streaming_output or operation_model.has_event_stream_output:
+        return
+    body = response_dict.get("body")
+    if not isinstance(body, bytes):
+        return
+    if not looks_like_html(body):
+        return
+    raise NotAwsResponse(endpoint=endpoint_of(getattr(_REQUEST_URL, "value", "")),
+                         status=int(response_dict.get("status_code", 0)),
+                         service=operation_model.service_model.service_name,
+                         operation=operation_model.name, body=body,
+                         sdk_version=botocore.__version__)
+
+
+def watch_for_web_pages(core: botocore.session.Session) -> None:
+    """Every client of this botocore session reports a web page as ``NotAwsResponse``."""
+    core.register("before-send", _remember_url, unique_id="xacct-remember-url")
+    core.register("before-parse", _refuse_web_pages, unique_id="xacct-refuse-web-pages")
+
+
 _SHARED_LOADER = botocore.loaders.create_loader()
 _LOADER_LOCK = threading.Lock()
 
@@ -127,6 +172,7 @@ def new_session(**kwargs: Any) -> boto3.Session:
     """
     core = botocore.session.get_session()
     core.register_component("data_loader", _SHARED_LOADER)
+    watch_for_web_pages(core)
     session = boto3.Session(botocore_session=core, **kwargs)
     # boto3 appends its own data path to the loader on every Session: keep the list finite.
     paths = _SHARED_LOADER.search_paths

@@ -17,6 +17,7 @@ from typing import Any
 
 from wizard import __version__
 from wizard.errors import InvalidInput, WizardError, redact
+from wizard.plural import count
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -33,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="xacct-wizard", description="Set up Amazon Athena cross-account federated "
-                "queries over DynamoDB: owner account A, consumer account(s) B.")
+                "queries over DynamoDB: owner account A, one or more consumer accounts B.")
     p.add_argument("--version", action="version", version=f"xacct-wizard {__version__}")
     p.add_argument("--sandbox", dest="top_sandbox", action="store_true",
                    help="open the GUI on the embedded sandbox (same as `gui --sandbox`)")
@@ -117,37 +118,13 @@ def _out(obj: Any) -> None:
 
 @contextlib.contextmanager
 def _sandbox_child() -> Iterator[Path]:
-    """Serve a sandbox from a child process; yields its state dir. The GUI uses this so the
-    emulator never competes with the window for the interpreter lock."""
-    import shutil
-    import signal
-    import subprocess
-    import tempfile
+    """Serve a sandbox from a child process that dies with this one; yields its state dir.
+    The GUI uses this so the emulator never competes with the window for the interpreter
+    lock."""
+    from wizard.sandbox.child import SandboxChild
 
-    from wizard.sandbox.state import wait_for_state
-
-    home = Path(tempfile.mkdtemp(prefix="xacct-sandbox-"))
-    frozen = getattr(sys, "frozen", False)
-    cmd = [sys.executable, "sandbox"] if frozen else [sys.executable, "-m", "wizard", "sandbox"]
-    proc = subprocess.Popen(cmd, env={**os.environ, "XACCT_WIZARD_HOME": str(home)},
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        if wait_for_state(home / "sandbox", timeout=60) is None:
-            proc.kill()
-            detail = (proc.communicate(timeout=5)[1] or b"").decode(errors="replace")[-500:]
-            raise WizardError(f"The sandbox did not start: {redact(detail)}",
-                              fix="Run `xacct-wizard sandbox` in a terminal to see why.")
-        yield home / "sandbox"
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        shutil.rmtree(home, ignore_errors=True)
+    with SandboxChild() as child:
+        yield child.state_dir
 
 
 @contextlib.contextmanager
@@ -218,9 +195,11 @@ def _confirm(question: str) -> bool:
 
 # --------------------------------------------------------------------------- commands
 def cmd_plan(args: argparse.Namespace) -> int:
+    from wizard.logs import log_findings
     from wizard.render import plan_text
 
     plan = _engine(args, quiet=args.json).plan()
+    log_findings(plan.findings)
     if args.json:
         _out(plan.to_json())
     else:
@@ -234,6 +213,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
     engine = _engine(args, quiet=args.json)
     if not args.yes:
         plan = engine.plan()
+        from wizard.logs import log_findings
+
+        log_findings(plan.findings)
         print(plan_text(plan, verbose=True), file=sys.stderr if args.json else sys.stdout)
         if plan.blocking:
             return EXIT_FAILED
@@ -241,7 +223,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
             if args.json:
                 _out({"changes": [c.to_json() for c in plan.changes], "applied": 0})
             return EXIT_OK
-        if not _confirm(f"Apply {len(plan.pending)} change(s)?"):
+        if not _confirm(f"Apply {count(len(plan.pending), 'change')}?"):
             print("Nothing changed.", file=sys.stderr)
             return EXIT_OK
     changes = engine.apply(rollback_on_failure=args.rollback_on_failure)
@@ -251,7 +233,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
               "journal": str(engine.journal_path)})
     else:
         print("\n".join(changes_text(changes)))
-        print(f"Applied {len(applied)} change(s). Journal: {engine.journal_path}")
+        print(f"Applied {count(len(applied), 'change')}. Journal: {engine.journal_path}")
     return EXIT_OK
 
 
@@ -354,7 +336,7 @@ def cmd_destroy(args: argparse.Namespace) -> int:
                 _out({"changes": []})
             return EXIT_OK
         print("\n".join(changes_text(plan.changes)), file=sys.stderr if args.json else sys.stdout)
-        if not _confirm(f"Undo {len(plan.changes)} change(s)?"):
+        if not _confirm(f"Undo {count(len(plan.changes), 'change')}?"):
             print("Nothing changed.", file=sys.stderr)
             return EXIT_OK
     changes = engine.destroy()
@@ -362,18 +344,21 @@ def cmd_destroy(args: argparse.Namespace) -> int:
         _out({"changes": [c.to_json() for c in changes]})
     else:
         print("\n".join(changes_text(changes)) or "Nothing to destroy.")
-        print(f"Undid {len(changes)} change(s).")
+        print(f"Undid {count(len(changes), 'change')}.")
     return EXIT_OK
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from wizard.sandbox import serve
+    from wizard.sandbox.child import remove_own_home
 
     try:
         serve(args.port)
     except (RuntimeError, OSError) as exc:  # already running, or the port is taken
         print(f"Cannot start the sandbox: {redact(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        remove_own_home()  # the temporary folder a GUI or CLI run made for this child
     return EXIT_OK
 
 
@@ -490,6 +475,10 @@ def main(argv: list[str] | None = None) -> int:
         args.sandbox, args.endpoint_url, args.profile = args.top_sandbox, None, None
     try:
         if command in ("plan", "apply", "verify", "destroy", "export", "doctor"):
+            if getattr(args, "profile", None):
+                from wizard.profile import load_profile
+
+                load_profile(args.profile)  # an invalid file is reported before anything starts
             with _aws_environment(args):
                 return COMMANDS[command](args)
         if command == "gui":
@@ -497,7 +486,11 @@ def main(argv: list[str] | None = None) -> int:
                 return cmd_gui(args)
         return COMMANDS[command](args)
     except WizardError as exc:
-        print(redact(exc.explain() if hasattr(exc, "explain") else str(exc)), file=sys.stderr)
+        from wizard.logs import log_error
+
+        text = redact(exc.explain() if hasattr(exc, "explain") else str(exc))
+        log_error(text, command)
+        print(text, file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("Interrupted. Apply again to resume, or destroy to roll back.", file=sys.stderr)

@@ -29,6 +29,7 @@ from wizard.errors import (
     from_exception,
 )
 from wizard.journal import Journal, default_path, journal_key
+from wizard.plural import count
 from wizard.profile import ConsumerConfig, CredentialRef, SetupProfile
 from wizard.query import QueryResult, QueryRunner
 from wizard.steps import ORDER, Context, Step
@@ -51,6 +52,16 @@ class VerifyResult:
         return not [f for f in self.findings if f.severity == "error"] and (
             self.query is None or self.query.state == "SUCCEEDED") and queries_ok and (
             self.doctor is None or self.doctor.ok)
+
+
+def _account_key(label: str) -> str:
+    """The account a client label belongs to, as Changes name it: ``owner-as-consumer:<id>``
+    (the owner in a consumer's role) is the owner's doing, ``consumer:<id>:query`` B's."""
+    if label.startswith("owner"):
+        return "owner"
+    if label.startswith("consumer:"):
+        return ":".join(label.split(":")[:2])
+    return label
 
 
 @contextmanager
@@ -174,7 +185,10 @@ class Engine:
                 plan.changes.extend(step.plan())
             except Exception as exc:  # anything, not only ours: translated and redacted
                 err = from_exception(exc, operation=step.title)
-                plan.findings.append(Finding("error", str(err), err.fix, step.id))
+                account = getattr(err, "account", "")
+                plan.findings.append(Finding(
+                    "error", str(err) + (f"\nCause: {err.cause}" if err.cause else ""),
+                    err.fix, step.id, _account_key(account)))
         self.emit(Event("plan", message="plan ready", fraction=1.0))
         return plan
 
@@ -221,7 +235,7 @@ class Engine:
                 done.extend(changes)
                 n = len([c for c in changes if c.action != "none"])
                 self.emit(Event("step-done", step=step.id,
-                                message=f"{step.title}: {n} change(s)" if n else
+                                message=f"{step.title}: {count(n, 'change')}" if n else
                                 f"{step.title}: already in place" if changes else
                                 f"{step.title}: not needed for this setup",
                                 fraction=(i + 1) / len(steps)))

@@ -7,8 +7,10 @@ and never carries a secret.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 
 class WizardError(Exception):
@@ -283,11 +285,122 @@ def translate(message: str) -> tuple[str, str]:
     return (known.cause, known.fix) if known else ("", "")
 
 
+# --------------------------------------------------------------------------- not AWS at all
+_HTML_START = re.compile(rb"^\s*(<!doctype\s+html|<html|<head|<body|<title)", re.I)
+_HTML_IN_TEXT = re.compile(r"<!doctype\s+html|<html[\s>]|<body[\s>]|<title>", re.I)
+_TITLE = re.compile(r"<title[^>]*>\s*([^<]{1,120}?)\s*</title>", re.I | re.S)
+
+
+def looks_like_html(body: bytes) -> bool:
+    """Whether an HTTP answer is a web page (a proxy's error, a captive portal, a web server's
+    404) rather than an AWS API response, which is always JSON or XML (or empty).
+
+    The markup decides, not the Content-Type: emulators label XML and empty answers
+    ``text/html`` (moto does), and an empty 404 to a HEAD is a normal AWS answer."""
+    return bool(_HTML_START.match(body[:512]))
+
+
+def endpoint_of(url: str) -> str:
+    """``scheme://host:port`` of a request URL: where the answer came from, without the path
+    (which may carry resource names) or a query string (which may carry a signature)."""
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def configured_endpoint(service: str = "") -> str:
+    """The endpoint override the environment sets for ``service`` (botocore's own variables),
+    or "" when requests go to AWS's own endpoints."""
+    if service:
+        key = "AWS_ENDPOINT_URL_" + re.sub(r"[^A-Z0-9]", "_", service.upper())
+        if os.environ.get(key):
+            return os.environ[key]
+    return os.environ.get("AWS_ENDPOINT_URL", "")
+
+
+class NotAwsAnswer(Exception):
+    """An endpoint answered with something that is not an AWS API response.
+
+    Raised from a botocore hook (``wizard.aws``) before botocore tries to parse the page, so
+    the user is told who answered instead of seeing raw HTML or an XML parser's complaint.
+    """
+
+    def __init__(self, *, endpoint: str, status: int, service: str, operation: str,
+                 body: bytes | str = b"", sdk_version: str = "") -> None:
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        title = _TITLE.search(text or "")
+        self.endpoint = endpoint
+        self.status = status
+        self.service = service
+        self.operation = operation
+        self.title = " ".join(title.group(1).split()) if title else ""
+        self.sdk_version = sdk_version
+        self.kwargs: dict[str, object] = {}  # what botocore's own errors carry (see wizard.aws)
+        # Exception's, not super(): wizard.aws mixes this into botocore's BotoCoreError.
+        Exception.__init__(self, f"{operation}: HTTP {status} web page from "
+                                 f"{endpoint or 'the endpoint'}")
+
+
+def _sdk_version() -> str:
+    try:
+        import botocore
+
+        return str(botocore.__version__)
+    except ImportError:  # pragma: no cover - the engine always has botocore
+        return ""
+
+
+def not_aws_error(answer: NotAwsAnswer, *, operation: str = "",
+                  account: str = "") -> AwsOperationError:
+    """The translation of a web page where an AWS answer was expected: who answered, that it
+    is not AWS (or not this SDK's protocol), and what to check."""
+    op = answer.operation or operation
+    where = f" ({account})" if account else ""
+    endpoint = answer.endpoint or configured_endpoint(answer.service) or "the AWS endpoint"
+    page = (f"HTTP {answer.status} " if answer.status else "") + "web page" \
+        + (f" \"{answer.title}\"" if answer.title else "")
+    article = "an" if page[0] in "HAEIOU" or page.startswith("HTTP") else "a"
+    service_var = ("AWS_ENDPOINT_URL_" + re.sub(r"[^A-Z0-9]", "_", answer.service.upper())
+                   if answer.service else "AWS_ENDPOINT_URL_<SERVICE>")
+    sdk = f"botocore {answer.sdk_version or _sdk_version()}".strip()
+    message = (f"{op + ' failed' if op else 'An AWS call failed'}{where}: {endpoint} answered "
+               f"with {article} {page}, not an AWS API response.")
+    api = f"the AWS {answer.service} API" if answer.service else "an AWS API"
+    cause = (f"What answers at {endpoint} is not {api}"
+             " (a wrong endpoint URL, a proxy's error page, a captive portal or a plain web "
+             "server), or it is an emulator that does not speak the protocol this SDK "
+             f"({sdk}) uses for that service.")
+    fix = (f"Check --endpoint-url and the AWS_ENDPOINT_URL / {service_var} variables (unset them "
+           "to reach AWS itself), the proxy settings (HTTPS_PROXY / NO_PROXY) and the network "
+           f"login; with an emulator, make sure it supports {sdk} (`pip show botocore`). Then "
+           "run the same command again; it resumes where it stopped.")
+    return AwsOperationError(message, cause=cause, fix=fix, code=str(answer.status),
+                             operation=op, account=account)
+
+
+def _html_answer(exc: BaseException, code: str, message: str,
+                 service: str, operation: str) -> NotAwsAnswer | None:
+    """A web page that reached us some other way: a ClientError whose message is HTML (a
+    client made without our hook) or botocore's parser choking on it."""
+    text = str(exc)
+    if not (_HTML_IN_TEXT.search(message) or
+            ("Unable to parse response" in text and _HTML_IN_TEXT.search(text))):
+        return None
+    status = int(code) if code.isdigit() else 0
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict) and not status:
+        status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return NotAwsAnswer(endpoint=configured_endpoint(service), status=status, service=service,
+                        operation=operation, body=message if _HTML_IN_TEXT.search(message)
+                        else text)
+
+
 def from_exception(exc: BaseException, *, operation: str = "", account: str = "",
                    service: str = "") -> WizardError:
     """Wrap any exception from a boto3 call as a translated, redacted WizardError."""
     if isinstance(exc, WizardError):
         return exc
+    if isinstance(exc, NotAwsAnswer):
+        return not_aws_error(exc, operation=operation, account=account)
     code = ""
     message = str(exc)
     response = getattr(exc, "response", None)
@@ -295,6 +408,10 @@ def from_exception(exc: BaseException, *, operation: str = "", account: str = ""
         err = response.get("Error", {})
         code = str(err.get("Code", ""))
         message = str(err.get("Message", "")) or message
+    op_name = operation or getattr(exc, "operation_name", "")
+    html = _html_answer(exc, code, message, service, op_name)
+    if html is not None:
+        return not_aws_error(html, operation=op_name, account=account)
     known = _match(f"{code} {message}")
     cause, fix = (known.cause, known.fix) if known else ("", "")
     if known is _ACCESS_DENIED:

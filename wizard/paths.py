@@ -32,6 +32,13 @@ def config_dir() -> Path:
     return _made("config", platformdirs.user_config_dir)
 
 
+def profiles_dir() -> Path:
+    """Where setup profiles are saved unless the user picks another folder (created)."""
+    path = config_dir() / "profiles"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def log_dir() -> Path:
     return _made("logs", platformdirs.user_log_dir)
 

@@ -8,6 +8,7 @@ from typing import Any, TextIO
 
 from wizard.changes import Change, Event, Plan
 from wizard.connector_versions import lifecycle_lines
+from wizard.plural import count
 from wizard.query import QueryResult
 
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "none": "="}
@@ -21,7 +22,8 @@ def plan_text(plan: Plan, *, verbose: bool = False) -> str:
             lines.append(f"  fix: {f.fix}")
     lines.extend(changes_text(plan.changes, verbose=verbose))
     pending = len(plan.pending)
-    lines.append(f"{pending} change(s) to make, {len(plan.changes) - pending} already in place."
+    lines.append(f"{count(pending, 'change')} to make, {len(plan.changes) - pending} already "
+                 "in place."
                  if plan.changes else "Nothing to do.")
     return "\n".join(lines)
 
@@ -60,7 +62,7 @@ def table_text(columns: list[str], rows: list[list[Any]], limit: int = 50) -> st
         return " | ".join(v[:40].ljust(w) for v, w in zip(vals, widths, strict=False))
     out = [fmt(columns), "-+-".join("-" * w for w in widths)] + [fmt(r) for r in cells]
     if len(rows) > limit:
-        out.append(f"... {len(rows) - limit} more row(s)")
+        out.append(f"... {count(len(rows) - limit, 'more row')}")
     return "\n".join(out)
 
 
@@ -68,7 +70,7 @@ def query_text(q: QueryResult) -> str:
     lines = [f"Query {q.query_id}: {q.state}"]
     if q.state == "SUCCEEDED":
         lines.append(table_text(q.columns, q.rows))
-        lines.append(f"{len(q.rows)} row(s); engine {q.engine_ms} ms; scanned "
+        lines.append(f"{count(len(q.rows), 'row')}; engine {q.engine_ms} ms; scanned "
                      f"{q.data_scanned_bytes} bytes (≈ ${q.cost_usd:.6f})")
     else:
         lines.append(f"Error: {q.error}")

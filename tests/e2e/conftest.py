@@ -92,6 +92,10 @@ class Heartbeat:
         return [round(g * 1000) for g in self.gaps if g * 1000 > ms]
 
 
+def _leave_without_asking(window: Any) -> None:
+    window.may_leave = lambda: True
+
+
 @pytest.fixture
 def open_wizard(qtbot: Any, sandbox: Any) -> Iterator[Callable[..., tuple[MainWizard,
                                                                            AppContext]]]:
@@ -102,7 +106,8 @@ def open_wizard(qtbot: Any, sandbox: Any) -> Iterator[Callable[..., tuple[MainWi
         backend_kwargs.setdefault("poll_delay", 0.2)
         window, ctx = build(Backend(**backend_kwargs), sandbox=True, settings=GuiSettings(),
                             read_sources=False)
-        qtbot.addWidget(window)
+        # The test is over when pytest-qt closes it: closing must not stop to ask.
+        qtbot.addWidget(window, before_close_func=_leave_without_asking)
         window.show()
         start_background(ctx)
         made.append((window, ctx))

@@ -95,7 +95,7 @@ def test_click_through_to_music_rows_then_clean_up(qtbot: Any, open_wizard: Any,
                   for i in range(review.tree.topLevelItemCount())]
         assert titles[0].startswith("Owner account A (111111111111)")
         assert any(t.startswith("Consumer account B (222222222222)") for t in titles)
-        assert "change(s) to make" in review.status.text()
+        assert "changes to make" in review.status.text()
         press_next(qtbot, window)
         # Apply
         apply = window.currentPage()
@@ -119,7 +119,7 @@ def test_click_through_to_music_rows_then_clean_up(qtbot: Any, open_wizard: Any,
         assert window.currentId() == FINISH
         qtbot.waitUntil(lambda: finish.summary.topLevelItemCount() >= 2 and not finish.busy,
                         timeout=60000)
-        assert "resource(s) of this setup exist now" in finish.status.text()
+        assert "resources of this setup exist now" in finish.status.text()
         monkeypatch.setattr(QMessageBox, "exec", lambda self: QMessageBox.StandardButton.Yes)
         qtbot.mouseClick(finish.cleanup_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: finish.cleaned and not finish.busy, timeout=120000)
@@ -220,7 +220,7 @@ def test_review_page_shows_exactly_the_drift_a_hand_edit_made(qtbot: Any, open_w
                  for j in range(review.tree.topLevelItem(i).childCount())]
         pending = [(c.step, c.action) for c in shown if c.action != "none"]
         assert pending == [("lambda-grant", "create")]
-        assert "1 change(s) to make" in review.status.text()
+        assert "1 change to make" in review.status.text()
         assert [(c.step, c.action) for c in Engine(profile).plan().pending] == pending
     finally:
         Engine(profile, poll_delay=0.05).destroy()

@@ -55,7 +55,7 @@ def test_human_output_shows_progress_on_stderr_and_the_plan_on_stdout(
         accounts, profile_file: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     code, out, err = run(capsys, "plan", str(profile_file), "--diff")
     assert code == 0
-    assert "[owner]" in out and "+ create" in out and "change(s) to make" in out
+    assert "[owner]" in out and "+ create" in out and "changes to make" in out
     assert '"Sid": "XacctWizardSpill' in out  # policy diffs with --diff
     assert "checking credentials" in err
 

@@ -18,6 +18,10 @@ def backend() -> FakeBackend:
     return FakeBackend()
 
 
+def _leave_without_asking(window: Any) -> None:
+    window.may_leave = lambda: True
+
+
 @pytest.fixture
 def make_window(qtbot: Any) -> Iterator[Callable[..., tuple[MainWizard, AppContext]]]:
     """Build a window over a backend; it is closed and its workers drained afterwards."""
@@ -26,7 +30,8 @@ def make_window(qtbot: Any) -> Iterator[Callable[..., tuple[MainWizard, AppConte
     def make(backend: Any, **kwargs: Any) -> tuple[MainWizard, AppContext]:
         kwargs.setdefault("settings", GuiSettings())
         window, ctx = build(backend, **kwargs)
-        qtbot.addWidget(window)
+        # The test is over when pytest-qt closes it: closing must not stop to ask.
+        qtbot.addWidget(window, before_close_func=_leave_without_asking)
         window.show()
         start_background(ctx)  # as run() does after the first paint
         qtbot.waitUntil(lambda: ctx.sources.loaded and ctx.state.warm, timeout=15000)

@@ -70,6 +70,8 @@ class FakeEngine:
         self.cancel_event.clear()
 
     def plan(self) -> Plan:
+        if self.backend.plan_error is not None:
+            raise self.backend.plan_error
         for i, (sid, title) in enumerate(STEPS):
             self.on_event(Event("plan", step=sid, message=f"checking {title}",
                                 fraction=i / len(STEPS)))
@@ -83,7 +85,7 @@ class FakeEngine:
                    after={"AthenaCatalogName": "acct1dynamodb"}, kind="stack"),
             Change("spill-grant", "owner", "s3://spill-a (bucket policy)",
                    "none" if done else "update",
-                   "allow 1 consumer principal(s); 1 other statement(s) kept",
+                   "allow 1 consumer principal; 1 other statement kept",
                    before=after if done else before, after=after, kind="bucket-policy",
                    data={"sids": [OURS["Sid"]]}),
             Change("identity-policy", f"consumer:{CONSUMER}",
@@ -124,7 +126,7 @@ class FakeEngine:
             self.backend.done_steps.add(sid)
             self.on_event(Event("log", step=sid, message="secret_access_key=abcdEFGH1234 "
                                 "should be redacted"))
-            self.on_event(Event("step-done", step=sid, message=f"{title}: 1 change(s)",
+            self.on_event(Event("step-done", step=sid, message=f"{title}: 1 change",
                                 fraction=(i + 1) / n))
         self.backend.applied = True
         return [Change(s, "owner", s, "create") for s, _ in STEPS]
@@ -154,6 +156,8 @@ class FakeBackend:
         "owner-admin": OWNER, "consumer-admin": CONSUMER, "analyst": CONSUMER})
     findings: list[Finding] = field(default_factory=list)
     fail_step: str | None = None
+    plan_error: BaseException | None = None
+    keyring_error: BaseException | None = None
     step_delay: float = 0.0
     rows: int = 10
     page_size: int = 1000
@@ -186,6 +190,8 @@ class FakeBackend:
                 NamedProfile("mfa-admin", "assume-role", None, True)]
 
     def keyring_names(self) -> list[str]:
+        if self.keyring_error is not None:
+            raise self.keyring_error
         return list(self.keyring)
 
     def store_keys(self, name: str, access_key_id: str, secret_access_key: str,

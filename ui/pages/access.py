@@ -23,10 +23,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.errors import shown
 from ui.pages.base import BasePage
 from ui.state import blank_consumer
 from ui.widgets.account_side import AccountSide
 from ui.widgets.common import MessageLabel, stacked
+from wizard.plural import count
 from wizard.profile import ConsumerConfig, CredentialRef
 
 SHARE_METHODS = [
@@ -268,7 +270,8 @@ class AccessPage(BasePage):
 
         def failed(exc: BaseException) -> None:
             if self._index == index:
-                self.principal_status.setText(f"could not list users and roles: {exc}")
+                self.principal_status.setText(
+                    f"could not list users and roles: {shown(exc, 'Access principals')}")
 
         self.run(lambda job: backend.principals(ref, region), on_returned=read,
                  on_errored=failed)
@@ -284,7 +287,8 @@ class AccessPage(BasePage):
         self.principal.setEditText(text)
         self.principal.blockSignals(False)
         users = sum(1 for p in principals if p.kind == "user")
-        self.principal_status.setText(f"{users} user(s) and {len(principals) - users} role(s) "
+        roles = len(principals) - users
+        self.principal_status.setText(f"{count(users, 'user')} and {count(roles, 'role')} "
                                       "to pick from, or type an ARN")
 
     def _changed(self, *_: Any) -> None:

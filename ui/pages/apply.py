@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QListWidget,
+    QListWidgetItem,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -27,10 +28,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.errors import shown
 from ui.pages.base import BasePage
-from ui.pages.review import explain
 from ui.widgets.common import MessageLabel, heading, tone
 from ui.widgets.log_pane import LogPane
+from wizard.plural import count
 
 if TYPE_CHECKING:
     from wizard.changes import Event
@@ -61,7 +63,8 @@ class ApplyPage(BasePage):
         self.status.setWordWrap(True)
         self.progress = QProgressBar(self)
         self.progress.setRange(0, 100)
-        self.cancel = QPushButton("&Cancel", self)
+        # "Stop", not "Cancel": the wizard's own Cancel (quit) sits at the bottom of the page.
+        self.cancel = QPushButton("&Stop", self)
         self.cancel.setToolTip("Stop after the current AWS call; Apply again resumes.")
         self.steps = QTreeWidget(self)
         self.steps.setColumnCount(3)
@@ -73,8 +76,13 @@ class ApplyPage(BasePage):
         hdr.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         hdr.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         hdr.setStretchLastSection(True)
+        # Long names and reasons are cut in the middle (both ends say the most); the whole
+        # text is in the row's tooltip.
+        self.steps.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.stack_events = QListWidget(self)
         self.stack_events.setAccessibleName("Connector stack events")
+        self.stack_events.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.stack_events.setUniformItemSizes(True)
         self.log = LogPane("Log", self)
 
         # --- failure panel
@@ -117,6 +125,7 @@ class ApplyPage(BasePage):
         upper.addWidget(stack_box)
         upper.setStretchFactor(0, 3)
         upper.setStretchFactor(1, 2)
+        upper.setChildrenCollapsible(False)
         split = QSplitter(Qt.Orientation.Vertical, self)
         split.addWidget(upper)
         split.addWidget(self.log)
@@ -268,7 +277,9 @@ class ApplyPage(BasePage):
         elif event.kind == "step-failed":
             self._set_row(event.step, "failed", event.message)
         elif event.kind == "stack-event":
-            self.stack_events.addItem(event.message)
+            item = QListWidgetItem(event.message)
+            item.setToolTip(event.message)
+            self.stack_events.addItem(item)
             self.stack_events.scrollToBottom()
         self.log.append(event_text(event))
 
@@ -277,16 +288,16 @@ class ApplyPage(BasePage):
         self.ctx.state.applied = True
         self._applied_key = self.ctx.state.snapshot()
         self.progress.setValue(100)
-        self.status.setText(f"Done: {made} change(s) made; everything is in place. Next: run "
-                            "the test query as the consumer.")
-        self.log.append(f"apply: done, {made} change(s)")
+        self.status.setText(f"Done: {count(made, 'change')} made; everything is in place. "
+                            "Next: run the test query as the consumer.")
+        self.log.append(f"apply: done, {count(made, 'change')}")
 
     def _rolled_back(self, changes: list[Any]) -> None:
         self.progress.setValue(100)
         self.ctx.state.applied = False
         for step_id in self._rows:
             self._set_row(step_id, "skipped", "rolled back")
-        self.status.setText(f"Rolled back ({len(changes)} undo action(s)). Nothing of this "
+        self.status.setText(f"Rolled back ({count(len(changes), 'undo action')}). Nothing of this "
                             "setup is left; go Back to change it, or Retry to apply again.")
         self.failure_text.show_message("Rolled back.", "info")
         self.rollback.setEnabled(False)
@@ -294,7 +305,7 @@ class ApplyPage(BasePage):
         self.log.append("roll back: done")
 
     def _failed(self, exc: BaseException) -> None:
-        text = explain(exc)
+        text = shown(exc, "Apply")
         from wizard.errors import Cancelled
 
         cancelled = isinstance(exc, Cancelled)

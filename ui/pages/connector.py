@@ -23,8 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.errors import shown
 from ui.pages.base import BasePage
 from ui.widgets.common import MessageLabel, stacked
+from wizard.plural import count
 from wizard.profile import CredentialRef
 
 
@@ -194,7 +196,7 @@ class ConnectorPage(BasePage):
         def versions_failed(exc: BaseException) -> None:
             self._lists_for = None
             self.version_status.setText("could not read versions; 'latest' will be used")
-            self.version_status.setToolTip(str(exc))
+            self.version_status.setToolTip(shown(exc, "Connector versions"))
 
         self.run(lambda job: backend.sar_versions(ref, region), on_returned=versions_read,
                  on_errored=versions_failed)
@@ -206,10 +208,12 @@ class ConnectorPage(BasePage):
             self.bucket.addItems(names)
             self.bucket.setEditText(text)
             self.bucket.blockSignals(False)
-            self.bucket.setToolTip(f"{len(names)} bucket(s) of the owner account in {region}")
+            self.bucket.setToolTip(f"{count(len(names), 'bucket')} of the owner account in "
+                                  f"{region}")
 
         self.run(lambda job: backend.buckets(ref, region), on_returned=buckets_read,
-                 on_errored=lambda exc: self.bucket.setToolTip(f"could not list buckets: {exc}"))
+                 on_errored=lambda exc: self.bucket.setToolTip(
+                     f"could not list buckets: {shown(exc, 'Connector buckets')}"))
 
         def functions_read(functions: list[Any]) -> None:
             text = self.function.currentText()

@@ -12,13 +12,14 @@ import html
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QInputDialog,
     QLabel,
+    QLineEdit,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -30,11 +31,13 @@ from PySide6.QtWidgets import (
 )
 
 from ui.console_links import console_url
+from ui.errors import log_shown, shown
 from ui.pages.apply import event_text
 from ui.pages.base import BasePage
-from ui.pages.review import account_group, explain
-from ui.widgets.common import MessageLabel, heading, tone
+from ui.pages.review import account_group
+from ui.widgets.common import MessageLabel, heading, mono_font, tone
 from ui.widgets.log_pane import LogPane
+from wizard.plural import count
 from wizard.profile import ProfileError, save_profile
 
 if TYPE_CHECKING:
@@ -48,14 +51,21 @@ class FinishPage(BasePage):
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
         self.setTitle("Finish")
-        self.setSubTitle("Save this setup as a profile to repeat or repair it later (also with "
-                         "`xacct-wizard apply PROFILE`), or clean it all up again.")
+        self.setSubTitle("Save this setup as a profile to repeat or repair it later (the command "
+                         "shown then does it from a terminal), or clean it all up again.")
         self.save_button = QPushButton("&Save profile…", self)
         self.saved = MessageLabel(self)
         self.export_button = QPushButton("&Export…", self)
         self.export_button.setToolTip("Write this setup as CloudFormation templates, a Terraform "
                                       "module or an AWS CLI script.")
         self.exported = MessageLabel(self)
+        self.command_label = QLabel("Run it again any time with:", self)
+        self.command = QLineEdit(self)
+        self.command.setReadOnly(True)
+        self.command.setFont(mono_font())
+        self.command.setAccessibleName("Command that repeats this setup")
+        self.copy_button = QPushButton("&Copy", self)
+        self.copy_button.setToolTip("Copy the command to the clipboard")
         self.refresh_button = QPushButton("&Refresh", self)
         self.cleanup_button = QPushButton("Clean &up…", self)
         self.cleanup_button.setToolTip("Remove everything this setup created and restore what "
@@ -70,6 +80,7 @@ class FinishPage(BasePage):
         self.summary.setHeaderLabels(["Resource", "Now", "AWS console"])
         self.summary.setAccessibleName("What exists now")
         self.summary.setUniformRowHeights(True)
+        self.summary.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # full text: tooltip
         hdr = self.summary.header()
         hdr.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         hdr.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
@@ -86,6 +97,10 @@ class FinishPage(BasePage):
         erow = QHBoxLayout()
         erow.addWidget(self.export_button, 0, Qt.AlignmentFlag.AlignTop)
         erow.addWidget(self.exported, 1)
+        crow = QHBoxLayout()
+        crow.addWidget(self.command_label)
+        crow.addWidget(self.command, 1)
+        crow.addWidget(self.copy_button)
         arow = QHBoxLayout()
         arow.addWidget(heading("What exists now"))
         arow.addStretch(1)
@@ -108,27 +123,56 @@ class FinishPage(BasePage):
         layout = QVBoxLayout(self)
         layout.addLayout(srow)
         layout.addLayout(erow)
+        layout.addLayout(crow)
         layout.addWidget(split, 1)
 
         self.save_button.clicked.connect(self.ask_save)
         self.export_button.clicked.connect(self.ask_export)
+        self.copy_button.clicked.connect(self.copy_command)
         self.refresh_button.clicked.connect(self.refresh_summary)
         self.cleanup_button.clicked.connect(self.ask_cleanup)
         self.summary.itemActivated.connect(self._open_link)
         self._worker: Any = None
         self.cleaned = False
         self.saved_path: Path | None = None
+        self._to_clean = 0  # what Clean up would remove or restore (0: nothing left)
 
     def initializePage(self) -> None:
         if self.ctx.state.profile_path is not None:
             self.saved.show_message(f"Opened from {self.ctx.state.profile_path}", "info")
+        self._show_command()
         self.refresh_summary()
+
+    # ---------------------------------------------------------------- the command
+    def command_text(self) -> str:
+        """The command that repeats (or repairs) this setup, as it works when pasted: the
+        sandbox's AWS profiles exist only with ``--sandbox``."""
+        from wizard.commands import command_for
+
+        path = self.ctx.state.profile_path
+        return command_for("apply", path, sandbox=self.ctx.state.sandbox) if path else ""
+
+    def _show_command(self) -> None:
+        text = self.command_text()
+        self.command.setText(text)
+        self.command.setToolTip(text)
+        self.command.setCursorPosition(0)
+        self.command.setPlaceholderText("Save the profile first: the command names its file.")
+        self.copy_button.setEnabled(bool(text))
+
+    def copy_command(self) -> None:
+        from PySide6.QtGui import QGuiApplication
+
+        QGuiApplication.clipboard().setText(self.command.text())
+        self.copy_button.setText("Copied")
+        QTimer.singleShot(1500, self.copy_button, lambda: self.copy_button.setText("&Copy"))
 
     # ---------------------------------------------------------------- save
     def ask_save(self) -> None:
         state = self.ctx.state
         default = state.profile_path or (
-            Path.home() / f"{self.profile.connector.catalog_name or 'setup'}.yaml")
+            self.ctx.settings.save_folder()
+            / f"{self.profile.connector.catalog_name or 'setup'}.yaml")
         name, _ = QFileDialog.getSaveFileName(self, "Save the setup as a profile", str(default),
                                               "Setup profiles (*.yaml *.yml)")
         if name:
@@ -140,16 +184,19 @@ class FinishPage(BasePage):
             save_profile(self.profile, path)
         except ProfileError as exc:
             self.saved.show_message(f"Not saved:\n{exc}")
+            log_shown(f"Not saved:\n{exc}", "Finish")
             return False
         except OSError as exc:
             self.saved.show_message(f"Not saved: {exc.strerror or exc}")
+            log_shown(f"Not saved to {path}: {exc.strerror or exc}", "Finish")
             return False
         self.saved_path = path
         self.ctx.state.profile_path = path
+        self.ctx.state.mark_saved()
         self.ctx.settings.remember(path)
         self.ctx.settings.save()
-        self.saved.show_message(f"Saved to {path}. Run it again any time with "
-                                f"`xacct-wizard apply {path}`.", "ok")
+        self.saved.show_message(f"Saved to {path}.", "ok")
+        self._show_command()
         return True
 
     # ---------------------------------------------------------------- export
@@ -197,15 +244,17 @@ class FinishPage(BasePage):
         self.status.setText("Reading both accounts…")
         self.error.show_message(None)
 
-        def work(job: Any) -> Plan:
+        def work(job: Any) -> tuple[Plan, Plan]:
             state.set_sink(None)
             engine = state.engine(new_run=True)
             job.on_cancel(engine.cancel)
-            return engine.plan()
+            return engine.plan(), engine.plan_destroy()
 
         self._start(work, self._show_summary)
 
-    def _show_summary(self, plan: Plan) -> None:
+    def _show_summary(self, plans: tuple[Plan, Plan]) -> None:
+        plan, undo = plans
+        self._to_clean = len(undo.changes)
         self.summary.clear()
         region = self.profile.region
         groups: dict[str, QTreeWidgetItem] = {}
@@ -215,7 +264,8 @@ class FinishPage(BasePage):
             text, level = PRESENCE.get(change.action, (change.action, "muted"))
             present += change.action in ("none", "update")
             item = QTreeWidgetItem([change.resource, text, ""])
-            item.setToolTip(0, change.summary or change.resource)
+            item.setToolTip(0, change.resource + (f"\n{change.summary}" if change.summary
+                                                  else ""))
             item.setForeground(1, tone(level))
             parent.addChild(item)
             url = console_url(change.kind, change.resource, region)
@@ -230,8 +280,10 @@ class FinishPage(BasePage):
                 self.summary.setItemWidget(item, 2, link)
         sandbox = (" (in the sandbox: the console links show where each resource lives in "
                    "real AWS)") if self.ctx.state.sandbox else ""
-        self.status.setText(f"{present} of {len(plan.changes)} resource(s) of this setup exist "
-                            f"now{sandbox}." if plan.changes else "Nothing of this setup exists.")
+        verb = "exists" if present == 1 else "exist"
+        self.status.setText(f"{present} of {count(len(plan.changes), 'resource')} of this setup "
+                            f"{verb} now{sandbox}." if plan.changes
+                            else "Nothing of this setup exists.")
 
     def _open_link(self, item: QTreeWidgetItem, _col: int) -> None:
         url = item.data(2, Qt.ItemDataRole.UserRole)
@@ -263,7 +315,7 @@ class FinishPage(BasePage):
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Warning)
         box.setWindowTitle("Clean up")
-        box.setText(f"Remove or restore {len(changes)} resource(s) in both accounts?\n"
+        box.setText(f"Remove or restore {count(len(changes), 'resource')} in both accounts?\n"
                     "Only what this wizard created is removed; policies it changed get their "
                     "other statements back.")
         box.setDetailedText("\n".join(f"{c.action:<7} {c.resource}" for c in changes))
@@ -290,7 +342,7 @@ class FinishPage(BasePage):
         def done(changes: list[Change]) -> None:
             self.cleaned = True
             state.applied = False
-            self.log.append(f"clean up: done, {len(changes)} undo action(s)")
+            self.log.append(f"clean up: done, {count(len(changes), 'undo action')}")
             self.status.setText("Cleaned up.")
             self._worker = None
             self.refresh_summary()
@@ -311,9 +363,10 @@ class FinishPage(BasePage):
             b.setEnabled(False)
 
         def failed(exc: BaseException) -> None:
-            self.error.show_message(explain(exc))
+            text = shown(exc, "Finish")
+            self.error.show_message(text)
             self.status.setText("")
-            self.log.append(explain(exc))
+            self.log.append(text)
 
         worker = self.run(work, on_returned=on_returned, on_errored=failed,
                           on_progress=on_progress,
@@ -325,6 +378,16 @@ class FinishPage(BasePage):
             self._worker = None
         if self._worker is None:
             self.progress.hide()
-            for b in (self.refresh_button, self.cleanup_button, self.export_button):
+            for b in (self.refresh_button, self.export_button):
                 b.setEnabled(True)
+            self._sync_cleanup()
             self.set_busy(False)
+
+    def _sync_cleanup(self) -> None:
+        """Clean up only when this setup left something to remove or restore."""
+        self.cleanup_button.setEnabled(self._to_clean > 0)
+        self.cleanup_button.setToolTip(
+            "Remove everything this setup created and restore what it changed, in both "
+            "accounts." if self._to_clean else
+            "Nothing to clean up: this setup has created or changed nothing that is still "
+            "there.")

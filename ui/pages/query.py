@@ -26,10 +26,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.errors import log_shown, shown
 from ui.pages.base import BasePage
-from ui.pages.review import explain
 from ui.widgets.common import MessageLabel, heading, mono_font, tone
 from ui.widgets.results import ResultsModel, ResultsView
+from wizard.plural import count
 
 if TYPE_CHECKING:
     from ui.backend import QueryPage as ResultPage
@@ -162,6 +163,7 @@ class QueryPage(BasePage):
         problem = validate_field("sql", sql)
         if problem:
             self.error.show_message(f"SQL {problem}")
+            log_shown(f"SQL {problem}", "Test query")
             return
         self._stop_paging()
         self._ran_for = self.ctx.state.snapshot()
@@ -230,7 +232,8 @@ class QueryPage(BasePage):
         def failed(exc: BaseException) -> None:
             self._fetch = None
             if generation == self._generation:
-                self.error.show_message(f"Reading more rows failed: {explain(exc)}")
+                self.error.show_message(
+                    f"Reading more rows failed: {shown(exc, 'Test query')}")
                 self._stop_paging()
 
         self._fetch = self.run(lambda job: next(pages, None), on_returned=fetched,
@@ -286,7 +289,7 @@ class QueryPage(BasePage):
 
     def _failed(self, exc: BaseException) -> None:
         self._set_state("FAILED")
-        self.error.show_message(explain(exc))
+        self.error.show_message(shown(exc, "Test query"))
         self.model.finish()
 
     def _finished(self, worker: Any) -> None:
@@ -303,9 +306,9 @@ class QueryPage(BasePage):
     def _rows_changed(self) -> None:
         m = self.model
         if m.complete:
-            self.rows_label.setText(f"{m.loaded:,} row(s)")
+            self.rows_label.setText(count(m.loaded, "row"))
         elif m.received:
-            self.rows_label.setText(f"{m.loaded:,} row(s) shown - scroll for more")
+            self.rows_label.setText(f"{count(m.loaded, 'row')} shown - scroll for more")
         else:
             self.rows_label.setText("")
 
@@ -327,7 +330,7 @@ class QueryPage(BasePage):
 
         def work(job: Any) -> int:
             engine = state.engine()
-            count = 0
+            written = 0
             tmp = path.with_name(f".{path.name}.partial")
             with open(tmp, "w", newline="", encoding="utf-8") as fh:
                 writer = csv.writer(fh)
@@ -339,15 +342,16 @@ class QueryPage(BasePage):
                         writer.writerow(page.columns)
                         header = True
                     writer.writerows(["" if v is None else v for v in r] for r in page.rows)
-                    count += len(page.rows)
+                    written += len(page.rows)
             tmp.replace(path)
-            return count
+            return written
 
-        def done(count: int) -> None:
+        def done(rows: int) -> None:
             self.export_path = path
-            self.rows_label.setText(f"Exported {count:,} row(s) to {path.name}")
+            self.rows_label.setText(f"Exported {count(rows, 'row')} to {path.name}")
 
         self.export_button.setEnabled(False)
         self.run(work, on_returned=done,
-                 on_errored=lambda exc: self.error.show_message(f"Export failed: {exc}"),
+                 on_errored=lambda exc: self.error.show_message(
+                     f"Export failed: {shown(exc, 'Test query export')}"),
                  on_finished=lambda: self.export_button.setEnabled(True))

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QListView,
     QListWidget,
     QListWidgetItem,
     QProgressBar,
@@ -25,9 +26,11 @@ from PySide6.QtWidgets import (
     QWizard,
 )
 
+from ui.errors import shown
 from ui.pages.base import BasePage
 from ui.widgets.common import MessageLabel, tone
 from ui.widgets.diff_view import PolicyDiffView
+from wizard.plural import count
 
 if TYPE_CHECKING:
     from wizard.changes import Change, Event, Plan
@@ -60,14 +63,6 @@ def account_group(tree: Any, groups: dict[str, QTreeWidgetItem], account: str, p
         parent.setExpanded(True)
         groups[account] = parent
     return parent
-
-
-def explain(exc: BaseException) -> str:
-    from wizard.errors import WizardError, redact
-
-    if isinstance(exc, WizardError):
-        return redact(exc.explain())
-    return redact(f"Unexpected error: {type(exc).__name__}: {exc}")
 
 
 def add_lifecycle_rows(item: QTreeWidgetItem, change: Change) -> None:
@@ -113,8 +108,11 @@ class ReviewPage(BasePage):
         self.progress.setMaximumHeight(self.fontMetrics().height() // 2 + 2)
         self.recheck = QPushButton("Chec&k again", self)
         self.findings = QListWidget(self)
-        self.findings.setAccessibleName("Findings")
+        self.findings.setAccessibleName("Problems found")
         self.findings.setWordWrap(True)
+        self.findings.setResizeMode(QListView.ResizeMode.Adjust)  # re-wrap on resize
+        self.findings.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
+        self.findings.setSpacing(2)
         self.findings.hide()
         self.error = MessageLabel(self)
         self.tree = QTreeWidget(self)
@@ -123,6 +121,9 @@ class ReviewPage(BasePage):
         self.tree.setAccessibleName("Planned changes")
         self.tree.setRootIsDecorated(True)
         self.tree.setUniformRowHeights(True)
+        # Resource names and summaries are cut in the middle: their ends say the most (the
+        # account and the name); the full text is in each cell's tooltip.
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         hdr = self.tree.header()
         hdr.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         hdr.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
@@ -133,16 +134,18 @@ class ReviewPage(BasePage):
         top.addWidget(self.status, 1)
         top.addWidget(self.recheck)
         split = QSplitter(Qt.Orientation.Vertical, self)
+        split.addWidget(self.findings)  # resizable with the rest: every problem can be read
         split.addWidget(self.tree)
         split.addWidget(self.diff)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 3)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 2)
+        split.setStretchFactor(2, 3)
+        self.split = split
         split.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.progress)
         layout.addWidget(self.error)
-        layout.addWidget(self.findings)
         layout.addWidget(split, 1)
 
         self.recheck.clicked.connect(self.start_plan)
@@ -192,7 +195,7 @@ class ReviewPage(BasePage):
 
     def _failed(self, exc: BaseException) -> None:
         self.status.setText("The plan could not be made.")
-        self.error.show_message(explain(exc))
+        self.error.show_message(shown(exc, "Review"))
 
     def _finished(self) -> None:
         self._worker = None
@@ -223,8 +226,9 @@ class ReviewPage(BasePage):
         kept = len(plan.changes) - pending
         blocking = len(plan.blocking)
         self.status.setText(
-            (f"{blocking} problem(s) must be fixed before Apply. " if blocking else "")
-            + (f"{pending} change(s) to make, {kept} already in place."
+            (f"{count(blocking, 'problem')} must be fixed before Apply (listed below, each "
+             "with its fix). " if blocking else "")
+            + (f"{count(pending, 'change')} to make, {kept} already in place."
                if plan.changes else "Nothing to do."))
         self.tree.resizeColumnToContents(1)
         width = self.tree.header().sectionSize(1)
@@ -235,17 +239,29 @@ class ReviewPage(BasePage):
             self.tree.setCurrentItem(self.tree.topLevelItem(0))
 
     def _show_findings(self, plan: Plan) -> None:
+        """Every finding, errors first, each with the account it is about and its fix."""
         self.findings.clear()
-        for f in plan.findings:
-            text = f"{f.severity.upper()}: {f.message}" + (f"\nFix: {f.fix}" if f.fix else "")
+        order = {"error": 0, "warning": 1}
+        for f in sorted(plan.findings, key=lambda f: order.get(f.severity, 2)):
+            where = f" - {account_title(f.account, self.profile)}" if f.account else ""
+            text = (f"{f.severity.upper()}{where}: {f.message}"
+                    + (f"\nFix: {f.fix}" if f.fix else ""))
             item = QListWidgetItem(text)
+            item.setToolTip(text)
             item.setForeground(tone({"error": "error", "warning": "warn"}.get(f.severity,
                                                                               "info")))
             self.findings.addItem(item)
         self.findings.setVisible(bool(plan.findings))
         if plan.findings:
-            rows = min(len(plan.findings), 4)
-            self.findings.setMaximumHeight(self.fontMetrics().height() * (rows * 2 + 1))
+            # Room for all of them up to half the page; the splitter and the scroll bar
+            # take care of more.
+            lines = sum(self.findings.item(i).text().count("\n") + 2
+                        for i in range(self.findings.count()))
+            want = self.fontMetrics().height() * (lines + 1)
+            total = sum(self.split.sizes()) or self.height()
+            top = min(want, total // 2)
+            rest = max(total - top, 0)
+            self.split.setSizes([top, rest * 2 // 5, rest * 3 // 5])
 
     def _selected(self, item: QTreeWidgetItem | None, _prev: Any = None) -> None:
         change: Change | None = item.data(0, Qt.ItemDataRole.UserRole) if item else None

@@ -23,10 +23,12 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from ui.errors import log_shown, shown
 from ui.pages.base import ACCOUNTS, BasePage
 from ui.pages.diagnose import DIAGNOSE
 from ui.state import blank_profile
 from ui.widgets.common import MessageLabel
+from wizard.plural import count
 from wizard.profile import ProfileError, SetupProfile, load_profile
 
 
@@ -163,11 +165,12 @@ class StartPage(BasePage):
         advance, self._advance_when_loaded = self._advance_when_loaded, False
         if profile is None:
             self.open_msg.show_message(f"{path.name} cannot be used:\n{problem}")
+            log_shown(f"{path} cannot be used: {problem}", "Start")
             self.refresh_complete()
             return
         self._opened = (path, profile)
         self.open_msg.show_message(f"{path} - owner {profile.owner.account_id}, "
-                                   f"{len(profile.consumers)} consumer(s)", "ok")
+                                   f"{count(len(profile.consumers), 'consumer')}", "ok")
         self.refresh_complete()
         if advance and self.isComplete() and self.wizard() is not None:
             self.wizard().next()
@@ -214,7 +217,7 @@ class StartPage(BasePage):
 
     def _sandbox_failed(self, exc: BaseException) -> None:
         self.sandbox_status.setText("")
-        self.sandbox_msg.show_message(f"The sandbox could not start: {exc}")
+        self.sandbox_msg.show_message(f"The sandbox could not start: {shown(exc, 'Start')}")
 
     def _sandbox_done(self) -> None:
         self._sandbox_loading = False

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.errors import shown
 from ui.widgets.common import Badge, MessageLabel
 from wizard.profile import CredentialRef
 
@@ -143,6 +144,8 @@ class AccountSide(QGroupBox):
         self.keyring.setAccessibleName(f"{title} keyring entry")
         self.store_new = QPushButton("Store ne&w keys…", self)
         self.cred_msg = MessageLabel(self)
+        self.keyring_note = MessageLabel(self)  # why the keyring cannot be used, and the fix
+        self.keyring_note.setAccessibleName(f"{title} keyring availability")
 
         self.check_button = QPushButton("&Check", self)
         self.check_button.setToolTip("Ask AWS who these credentials are (GetCallerIdentity)")
@@ -163,11 +166,12 @@ class AccountSide(QGroupBox):
         krow.addWidget(self.keyring, 1)
         krow.addWidget(self.store_new)
         grid.addLayout(krow, 5, 1, 1, 2)
-        grid.addWidget(self.cred_msg, 6, 1, 1, 2)
+        grid.addWidget(self.keyring_note, 6, 1, 1, 2)
+        grid.addWidget(self.cred_msg, 7, 1, 1, 2)
         crow = QHBoxLayout()
         crow.addWidget(self.check_button)
         crow.addWidget(self.badge, 1)
-        grid.addLayout(crow, 7, 0, 1, 3)
+        grid.addLayout(crow, 8, 0, 1, 3)
         self.setLayout(grid)
 
         self.account.textEdited.connect(self._edited)
@@ -265,6 +269,11 @@ class AccountSide(QGroupBox):
             self.store_new.setEnabled(usable)
             self.use_keyring.setToolTip(src.keyring_error or "Keys stored with `xacct-wizard "
                                                               "credentials set NAME` or below")
+            # Said on the page, not only in a tooltip: why it is greyed out and what to do.
+            said = "\n".join(line for line in src.keyring_error.splitlines()
+                             if not line.startswith("Cause: "))  # the tooltip has it all
+            self.keyring_note.show_message(
+                f"The OS keyring cannot be used here: {said}" if said else None, "warn")
         finally:
             self._loading = False
         if (self.credential_ref(), self.use_keyring.isChecked()) != before:
@@ -327,7 +336,7 @@ class AccountSide(QGroupBox):
             self.ctx.sources.reload(self.ctx.pool, self.ctx.backend)
 
         def failed(exc: BaseException) -> None:
-            self.badge.set_state("error", _explain(exc))
+            self.badge.set_state("error", shown(exc, f"{self.label} keyring"))
 
         self.ctx.pool.start(store, on_returned=stored, on_errored=failed)
 
@@ -368,7 +377,7 @@ class AccountSide(QGroupBox):
         def failed(exc: BaseException) -> None:
             if worker is not self._worker:
                 return
-            self.badge.set_state("error", _explain(exc))
+            self.badge.set_state("error", shown(exc, f"{self.label} credentials check"))
 
         def finished() -> None:
             self.check_button.setEnabled(True)
@@ -380,10 +389,3 @@ class AccountSide(QGroupBox):
                                      on_finished=finished)
         self._worker = worker
 
-
-def _explain(exc: BaseException) -> str:
-    from wizard.errors import WizardError, redact
-
-    if isinstance(exc, WizardError):
-        return redact(exc.explain())
-    return redact(f"{type(exc).__name__}: {exc}")

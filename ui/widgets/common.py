@@ -67,7 +67,8 @@ class MessageLabel(QLabel):
             self.hide()
             return
         color = tone(level).name()
-        self.setText(f'<span style="color:{color}">{html.escape(text)}</span>')
+        body = html.escape(text).replace("\n", "<br>")  # keep Cause: / Fix: on their lines
+        self.setText(f'<span style="color:{color}">{body}</span>')
         self.show()
 
 

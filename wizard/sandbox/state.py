@@ -191,6 +191,9 @@ def serve(port: int = 0, *, state_dir: Path | None = None, out: TextIO | None = 
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, lambda _s, _f: stop.set())
+    from wizard.sandbox.child import watch_owner
+
+    watch_owner(stop)  # started by a GUI or CLI run: die with it (wizard.sandbox.child)
     sandbox = Sandbox(port, state_dir=directory)
     state_path: Path | None = None
     try:

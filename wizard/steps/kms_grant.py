@@ -9,6 +9,7 @@ from typing import Any
 
 from wizard.changes import Change
 from wizard.errors import WizardError
+from wizard.plural import count
 from wizard.policies import (
     equivalent,
     kms_decrypt_statement,
@@ -71,7 +72,8 @@ class KmsGrantStep(Step):
                        {"Statement": [statement_by_sid(desired, s)]}) for s in sids)
         return [self.change("owner", f"{key} (key policy)", "none" if in_place else "update",
                             "decrypt grant in place" if in_place else
-                            "allow the consumer principal(s) kms:Decrypt on spilled data",
+                            f"allow {count(len(sids), 'consumer principal')} kms:Decrypt on "
+                            "spilled data",
                             before=current, after=desired, kind="key-policy", key=key,
                             sids=sids)]
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from wizard.changes import Change
 from wizard.errors import WizardError
+from wizard.plural import count
 from wizard.policies import (
     diff_documents,
     equivalent,
@@ -69,8 +70,8 @@ class SpillGrantStep(Step):
             kept = len([s for s in (current or {}).get("Statement", []) or []
                         if isinstance(s, dict) and s.get("Sid") not in sids])
             action = "create" if current is None else "update"
-            summary = (f"allow {len(sids)} consumer principal(s) to read spill objects"
-                       + (f"; {kept} other statement(s) kept" if kept else ""))
+            summary = (f"allow {count(len(sids), 'consumer principal')} to read spill objects"
+                       + (f"; {count(kept, 'other statement')} kept" if kept else ""))
         return [self.change("owner", self.resource, action, summary, before=current,
                             after=desired, kind="bucket-policy", sids=sids,
                             diff=diff_documents(current, desired, "bucket policy"))]
