@@ -51,6 +51,8 @@ class Caller:
     kind: str  # "user" | "role" | "root"
     name: str = ""
     documents: tuple[Doc, ...] = field(default_factory=tuple)
+    # aws:PrincipalOrgID / aws:PrincipalOrgPaths of the caller's account (lower-cased keys)
+    org_keys: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def is_root(self) -> bool:
@@ -296,6 +298,7 @@ def request_context(caller: Caller, extra: Mapping[str, Any] | None = None) -> d
     }
     if caller.kind == "user":
         ctx["aws:username"] = caller.name
+    ctx.update(caller.org_keys)
     if extra:
         ctx.update({k.lower(): v for k, v in extra.items()})
     return ctx
@@ -408,6 +411,17 @@ def _collect(entity: Any) -> list[Doc]:
 
 
 def resolve_caller(access_key: str | None, region: str = "us-east-1") -> Caller:
+    """Who is calling, from the SigV4 access key, with all their identity-policy documents
+    and their account's place in the sandbox's organization (its condition keys)."""
+    import dataclasses
+
+    from wizard.sandbox.organizations import principal_org_keys
+
+    caller = _resolve_caller(access_key, region)
+    return dataclasses.replace(caller, org_keys=principal_org_keys(caller.account_id))
+
+
+def _resolve_caller(access_key: str | None, region: str = "us-east-1") -> Caller:
     """Who is calling, from the SigV4 access key, with all their identity-policy documents.
 
     Keys moto does not know map to its default account (as in moto itself) and act as that
