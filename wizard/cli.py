@@ -18,6 +18,8 @@ from wizard import __version__
 from wizard.errors import InvalidInput, WizardError, redact
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+DEFAULT_SANDBOX_ACCOUNTS = 5  # member accounts of `xacct-wizard sandbox` (--accounts)
+MAX_SANDBOX_ACCOUNTS = 500
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,12 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--yes", action="store_true", help="do not ask for confirmation")
         if name == "verify":
             sp.add_argument("--sql", help="run this query instead of the profile's test_query")
+            sp.add_argument("--all-accounts", action="store_true",
+                            help="consumers_from: query from every account of the OU, not a "
+                                 "sample")
         if name == "plan":
             sp.add_argument("--diff", action="store_true", help="show policy document diffs")
         aws_opts(sp)
 
     sb = sub.add_parser("sandbox", help="serve the embedded emulator until interrupted")
     sb.add_argument("--port", type=int, default=0)
+    sb.add_argument("--accounts", type=int, default=DEFAULT_SANDBOX_ACCOUNTS, metavar="N",
+                    help="member accounts in the organization's Analytics OU (1-500, default "
+                         f"{DEFAULT_SANDBOX_ACCOUNTS})")
 
     d = sub.add_parser("demo", help="the whole flow on a fresh in-process sandbox")
     d.add_argument("--keep", action="store_true",
@@ -230,15 +238,22 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from wizard.render import query_text
 
     engine = _engine(args, quiet=args.json)
-    result = engine.verify(args.sql)
+    result = engine.verify(args.sql, all_accounts=args.all_accounts)
     q = result.query
     if args.json:
         doc: dict[str, Any] = q.to_json() if q else {"state": "NOT_RUN"}
         doc["findings"] = [f.to_json() for f in result.findings]
+        if result.accounts:
+            doc["accounts"] = [{"account": f"consumer:{a}", "state": r.state,
+                                "rows": len(r.rows), "error": r.error, "cause": r.cause,
+                                "fix": r.fix} for a, r in result.accounts]
         _out(doc)
     else:
         for f in result.findings:
             print(f"{f.severity.upper()}: {f.message}" + (f"\n  fix: {f.fix}" if f.fix else ""))
+        for account, r in result.accounts:
+            print(f"[consumer:{account}] {r.state}: {len(r.rows)} row(s)"
+                  + (f" - {r.error}" if r.error else ""))
         if q:
             print(query_text(q))
     return EXIT_OK if result.ok else EXIT_FAILED
@@ -272,8 +287,12 @@ def cmd_destroy(args: argparse.Namespace) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from wizard.sandbox import serve
 
+    if not 1 <= args.accounts <= MAX_SANDBOX_ACCOUNTS:
+        print(f"--accounts must be from 1 to {MAX_SANDBOX_ACCOUNTS}, got {args.accounts}",
+              file=sys.stderr)
+        return EXIT_INVALID
     try:
-        serve(args.port)
+        serve(args.port, accounts=args.accounts)
     except (RuntimeError, OSError) as exc:  # already running, or the port is taken
         print(f"Cannot start the sandbox: {redact(str(exc))}", file=sys.stderr)
         return EXIT_FAILED

@@ -25,7 +25,7 @@ from wizard.errors import AwsOperationError, InvalidInput, WizardError, from_exc
 from wizard.journal import Journal, default_path, journal_key
 from wizard.profile import ConsumerConfig, CredentialRef, SetupProfile
 from wizard.query import QueryResult, QueryRunner
-from wizard.steps import ORDER, Context, Step
+from wizard.steps import Context, Step, order_for
 from wizard.steps.base import CONSUMER_CONCURRENCY, aws_call
 
 SessionFactory = Callable[[CredentialRef, str], boto3.Session]
@@ -35,11 +35,14 @@ SessionFactory = Callable[[CredentialRef, str], boto3.Session]
 class VerifyResult:
     findings: list[Finding] = field(default_factory=list)
     query: QueryResult | None = None
+    # consumers_from: the test query in each sampled account (account id, result)
+    accounts: list[tuple[str, QueryResult]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not [f for f in self.findings if f.severity == "error"] and (
-            self.query is None or self.query.state == "SUCCEEDED")
+            self.query is None or self.query.state == "SUCCEEDED") and all(
+            q.state == "SUCCEEDED" for _a, q in self.accounts)
 
 
 @contextmanager
@@ -117,10 +120,14 @@ class Engine:
                      for c in p.consumers}
         sides: list[tuple[str, str, Account]] = [("owner", p.owner.account_id, owner)]
         sides += [(c.key, c.account_id, consumers[c.account_id]) for c in p.consumers]
+        org: Account | None = None
+        if p.consumers_from is not None:  # management or delegated-admin: any account id
+            org = self._account("organization", "", p.consumers_from.credentials)
+            sides.append(("organization", "", org))
 
         def check(side: tuple[str, str, Account]) -> tuple[str, Identity]:
             label, expected, acct = side
-            return label, check_identity(acct.session, expected, label,
+            return label, check_identity(acct.session, expected or None, label,
                                          client=acct.client("sts"))
 
         self.emit(Event("log", message="checking credentials"))
@@ -128,14 +135,17 @@ class Engine:
             for label, ident in pool.map(check, sides):
                 self.identities[label] = ident
                 self.emit(Event("log", message=f"{label}: {ident.arn}", account=label))
+        if org is not None:
+            org.account_id = self.identities["organization"].account_id
         self._ctx = Context(profile=p, owner=owner, consumers=consumers, journal=self.journal,
                             emit=self.emit, sleep=self.sleep, cancel=self.cancel_event,
-                            poll_delay=self.poll_delay, stack_timeout=self.stack_timeout)
+                            poll_delay=self.poll_delay, stack_timeout=self.stack_timeout,
+                            org=org)
         return self._ctx
 
     def steps(self) -> list[Step]:
         ctx = self.connect()
-        return [cls(ctx) for cls in ORDER]
+        return [cls(ctx) for cls in order_for(self.profile)]
 
     def _lock(self) -> FileLock:
         lock = FileLock(str(self.journal_path) + ".lock")
@@ -249,13 +259,22 @@ class Engine:
                            sleep=sleep or self.sleep,
                            cancel=cancel if cancel is not None else self.cancel_event)
 
-    def verify(self, sql: str | None = None, *, max_rows: int | None = 1000) -> VerifyResult:
-        """Read-only checks of every step, then the test query as the first consumer."""
+    def verify(self, sql: str | None = None, *, max_rows: int | None = 1000,
+               all_accounts: bool = False) -> VerifyResult:
+        """Read-only checks of every step, then the test query as the first consumer (for
+        consumers_from: in a sample of the OU's accounts, or in every one)."""
         result = VerifyResult()
         with _translated():
             for step in self.steps():
                 self.emit(Event("step-started", step=step.id, message=f"verify {step.title}"))
                 result.findings.extend(step.verify())
+            if self.profile.consumers_from is not None:
+                from wizard.org_verify import query_accounts
+
+                result.accounts = query_accounts(self, sql or self.profile.effective_test_query,
+                                                 max_rows=max_rows, all_accounts=all_accounts)
+                result.query = result.accounts[0][1] if result.accounts else None
+                return result
             consumer = self.profile.consumers[0]
             runner = self.query_runner(consumer)
             sql = sql or self.profile.effective_test_query
