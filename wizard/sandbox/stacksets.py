@@ -528,6 +528,7 @@ def _deploy_stack(account: str, region: str, ss: StackSet, stack_id: str) -> str
     from wizard.sandbox import cfn_resources
 
     cfn_resources.install()
+    _install_json_templates()
     backend = get_backend("cloudformation")[account][region]
     if stack_id and stack_id in backend.stacks:
         backend.update_stack(stack_id, ss.template, None,
@@ -542,6 +543,38 @@ def _deploy_stack(account: str, region: str, ss: StackSet, stack_id: str) -> str
         _rollback(backend, name)
         raise
     return str(stack.stack_id)
+
+
+_JSON_INSTALLED = False
+
+
+def _install_json_templates() -> None:
+    """Let moto read a JSON template as JSON.
+
+    moto parses every template with PyYAML first (pure Python: ~10 ms for the StackSet's
+    template, per account); JSON is YAML's subset, so ``json.loads`` gives the same document,
+    and 200 accounts no longer cost two seconds of parsing. YAML templates go the old way.
+    """
+    global _JSON_INSTALLED
+    if _JSON_INSTALLED:
+        return
+    from moto.cloudformation.models import Stack
+
+    yaml_parse = Stack.parse_template
+
+    def parse_template(template: str) -> dict[str, Any]:
+        if template.lstrip().startswith("{"):
+            try:
+                doc = json.loads(template)
+            except ValueError:
+                pass
+            else:
+                if isinstance(doc, dict):
+                    return doc
+        return yaml_parse(template)
+
+    Stack.parse_template = staticmethod(parse_template)  # type: ignore[method-assign]
+    _JSON_INSTALLED = True
 
 
 def _rollback(backend: Any, name: str) -> None:

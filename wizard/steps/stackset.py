@@ -29,6 +29,7 @@ from wizard.steps.org_grants import org_targets
 OPERATION_PREFERENCES = {"FailureTolerancePercentage": 100, "MaxConcurrentPercentage": 100,
                          "RegionConcurrencyType": "PARALLEL"}
 _RUNNING = ("QUEUED", "RUNNING", "STOPPING")
+FIRST_POLL = 0.1  # seconds; doubled after each poll up to the engine's poll_delay
 
 
 class StackSetStep(Step):
@@ -219,8 +220,12 @@ class StackSetStep(Step):
             raise _failures(failed, len(results))
 
     def wait(self, operation_id: str, total: int, verb: str) -> dict[str, tuple[str, str]]:
-        """Poll one operation to its end, reporting each account as its result comes in."""
+        """Poll one operation to its end, reporting each account as its result comes in.
+
+        The first polls come quickly (a small OU's operation may be over in a moment), then
+        back off to the engine's poll delay."""
         reported: dict[str, tuple[str, str]] = {}
+        delay = min(FIRST_POLL, self.ctx.poll_delay)
         while True:
             self.ctx.check_cancel()
             status = self._call("describe_stack_set_operation", StackSetName=self.name,
@@ -240,7 +245,8 @@ class StackSetStep(Step):
                                     fraction=len(reported) / total if total else 1.0))
             if status not in _RUNNING:
                 return reported
-            self.ctx.sleep(self.ctx.poll_delay)
+            self.ctx.sleep(delay)
+            delay = min(delay * 2, self.ctx.poll_delay)
 
     # ------------------------------------------------------------------ verify
     def verify(self) -> list[Finding]:
