@@ -10,6 +10,7 @@ build a fresh one.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import asdict
@@ -86,6 +87,13 @@ class WizardState(QObject):
         self.applied = False
         self.profile_replaced.emit()
 
+    def effective_profile(self) -> SetupProfile:
+        """The profile as it is applied and saved: with ``consumers_from`` (every account of
+        an OU) the listed consumers are kept aside by the pages, not part of the setup."""
+        if self.profile.consumers_from is None:
+            return self.profile
+        return dataclasses.replace(self.profile, consumers=[])
+
     def snapshot(self) -> dict[str, Any]:
         """The profile as plain data: what decides whether the engine is still current."""
         return asdict(self.profile)
@@ -102,7 +110,8 @@ class WizardState(QObject):
         key = self.snapshot()
         with self._engine_lock:
             if self._engine is None or self._engine_key != key:
-                self._engine = self.backend.engine(copy.deepcopy(self.profile), self._emit)
+                self._engine = self.backend.engine(copy.deepcopy(self.effective_profile()),
+                                                   self._emit)
                 self._engine_key = key
             engine = self._engine
         if new_run:

@@ -252,7 +252,12 @@ class Engine:
                      cancel: threading.Event | None = None,
                      sleep: Callable[[float], None] | None = None) -> QueryRunner:
         """A runner for queries as the principal; ``cancel`` lets one query be cancelled
-        without cancelling the engine's other work."""
+        without cancelling the engine's other work. For consumers_from: as the principal of
+        the OU's first account."""
+        if consumer is None and self.profile.consumers_from is not None:
+            from wizard.org_verify import runner
+
+            return runner(self, cancel=cancel, sleep=sleep)
         consumer = consumer or self.profile.consumers[0]
         return QueryRunner(self.query_account(consumer), catalog=consumer.catalog_name,
                            workgroup=consumer.workgroup, output=consumer.query_results,

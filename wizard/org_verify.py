@@ -11,12 +11,14 @@ as not queried.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from wizard.aws import Account, session_from_credentials
 from wizard.changes import Event
-from wizard.errors import WizardError
+from wizard.errors import InvalidInput, WizardError
 from wizard.query import QueryResult, QueryRunner
 from wizard.steps.base import CONSUMER_CONCURRENCY, aws_call
 from wizard.steps.org_grants import org_targets
@@ -45,6 +47,41 @@ def _assume(account: Account, role_arn: str, label: str, region: str, engine: En
                    region, engine.recorder, engine.hooks)
 
 
+def analyst_account(engine: Engine, account_id: str) -> Account:
+    """The account's principal role, reached through OrganizationAccountAccessRole."""
+    ctx = engine.connect()
+    source = engine.profile.consumers_from
+    assert source is not None and ctx.org is not None
+    region = engine.profile.region
+    label = f"consumer:{account_id}"
+    admin = _assume(ctx.org, f"arn:aws:iam::{account_id}:role/{ACCESS_ROLE}", label, region,
+                    engine)
+    return _assume(admin, source.principal_arn(account_id), f"{label}:query", region, engine)
+
+
+def runner(engine: Engine, account_id: str | None = None, *,
+           cancel: threading.Event | None = None,
+           sleep: Callable[[float], None] | None = None) -> QueryRunner:
+    """A QueryRunner as the principal of ``account_id`` (default: the OU's first account)."""
+    source = engine.profile.consumers_from
+    assert source is not None
+    if account_id is None:
+        accounts = org_targets(engine.connect()).account_ids
+        if not accounts:
+            raise InvalidInput("The organizational unit has no account to query from yet.",
+                               fix="Move an account into it (or pick another OU).")
+        account_id = accounts[0]
+    if source.principal_kind != "role":
+        raise InvalidInput(f"{source.principal_name} is a user: xacct-wizard cannot run the "
+                           "query as it without its access keys.",
+                           fix="Use a role/NAME principal to test from the GUI or `verify`.")
+    return QueryRunner(analyst_account(engine, account_id),
+                       catalog=source.catalog_name or engine.profile.connector.catalog_name,
+                       workgroup=source.workgroup, output=source.results_for(account_id),
+                       sleep=sleep or engine.sleep,
+                       cancel=cancel if cancel is not None else engine.cancel_event)
+
+
 def query_accounts(engine: Engine, sql: str, *, max_rows: int | None,
                    all_accounts: bool) -> list[tuple[str, QueryResult]]:
     ctx = engine.connect()
@@ -53,7 +90,6 @@ def query_accounts(engine: Engine, sql: str, *, max_rows: int | None,
     targets = org_targets(ctx)
     chosen = targets.account_ids if all_accounts else sample(targets.account_ids,
                                                               source.verify_sample)
-    region = engine.profile.region
     catalog = source.catalog_name or engine.profile.connector.catalog_name
 
     def one(account_id: str) -> tuple[str, QueryResult]:
@@ -63,10 +99,7 @@ def query_accounts(engine: Engine, sql: str, *, max_rows: int | None,
                 state="NOT_RUN", error=f"{source.principal_name} is a user: xacct-wizard cannot "
                                        "run the query as it without its access keys.")
         try:
-            admin = _assume(ctx.org, f"arn:aws:iam::{account_id}:role/{ACCESS_ROLE}",
-                            label, region, engine)
-            analyst = _assume(admin, source.principal_arn(account_id), f"{label}:query",
-                              region, engine)
+            analyst = analyst_account(engine, account_id)
         except WizardError as exc:
             return account_id, QueryResult(state="FAILED", error=str(exc), cause=exc.cause,
                                            fix=exc.fix)
