@@ -52,7 +52,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # `python bench/run.py`
     sys.path.insert(0, str(REPO))
 
-from bench import sandbox_bench  # noqa: E402
+from bench import org_bench, sandbox_bench  # noqa: E402
 from bench._child import MARK  # noqa: E402
 
 DEFAULT_JSON = REPO / "bench" / "results" / "latest.json"
@@ -777,7 +777,8 @@ ORDER = ["sandbox_start", "cold_apply", "cold_apply_verify", "apply", "reapply",
          "scale_1_lat", "scale_max_lat", "destroy_1_lat", "destroy_max_lat", "doctor_1",
          "doctor_1_lat", "doctor_max_lat", "query_first_rows",
          "query_all_rows", "query_peak_mb", "qt_first_rows", "qt_peak_mb", "gui_launch",
-         "gui_launch_inapp", "gui_stall", "gui_stall_idle", "gui_run", "gui_stall_inproc"]
+         "gui_launch_inapp", "gui_stall", "gui_stall_idle", "gui_run", "gui_stall_inproc",
+         *org_bench.ROW_IDS]
 
 
 def table(report: Report) -> str:
@@ -958,6 +959,7 @@ def main(argv: list[str] | None = None) -> int:
                                    hooks=[("before-send", _latency)])
                 finally:
                     remote.stop()
+            org_bench.measure(report, sizes.runs, args.quick, home, step)
             if args.no_gui:
                 for id in ("gui_launch", "gui_launch_inapp", "gui_stall", "gui_stall_idle",
                            "gui_run", "gui_stall_inproc"):
@@ -970,6 +972,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(home, ignore_errors=True)
     evaluate(report, sizes)
+    org_bench.evaluate(report, Target, med, fmt)
     info = meta(args, sizes, started)
     info["load_average_start"] = load_start
     print()

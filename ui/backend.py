@@ -191,6 +191,7 @@ class Backend:
 
     # ---------------------------------------------------------------- engine
     def engine(self, profile: SetupProfile, on_event: Callable[[Event], None]) -> Engine:
+        """An engine for the profile; ``consumers_from`` replaces the listed accounts."""
         self._wait_warm()
         from wizard.engine import Engine
 
@@ -209,12 +210,22 @@ class Backend:
 
         return export(engine, fmt, out, profile_name)
 
-    def step_titles(self) -> list[tuple[str, str]]:
-        """(id, title) of every step in runbook order, for the Apply page's checklist."""
+    def step_titles(self, profile: SetupProfile | None = None) -> list[tuple[str, str]]:
+        """(id, title) of every step in runbook order, for the Apply page's checklist (the
+        organization's steps for a profile with consumers_from)."""
         self._wait_warm()
-        from wizard.steps import ORDER
+        from wizard.steps import order_for
 
-        return [(cls.id, cls.title) for cls in ORDER]
+        return [(cls.id, cls.title) for cls in order_for(profile)]
+
+    # ---------------------------------------------------------------- organization
+    def ou_tree(self, ref: CredentialRef, region: str) -> list[Any]:
+        """Every OU of the organization (wizard.organization.OrgUnit), root first."""
+        self._wait_warm()
+        from wizard.aws import Account
+        from wizard.organization import ou_tree
+
+        return ou_tree(Account("organization", "", self.session(ref, region), region))
 
     # ---------------------------------------------------------------- test query
     def run_query(self, engine: Engine, sql: str, cancel: threading.Event,

@@ -10,6 +10,7 @@ build a fresh one.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import asdict
@@ -110,6 +111,13 @@ class WizardState(QObject):
         """Whether closing now would lose changes the user made to the setup."""
         return self._saved is not None and self.snapshot() != self._saved
 
+    def effective_profile(self) -> SetupProfile:
+        """The profile as it is applied and saved: with ``consumers_from`` (every account of
+        an OU) the listed consumers are kept aside by the pages, not part of the setup."""
+        if self.profile.consumers_from is None:
+            return self.profile
+        return dataclasses.replace(self.profile, consumers=[])
+
     def snapshot(self) -> dict[str, Any]:
         """The profile as plain data: what decides whether the engine is still current."""
         return asdict(self.profile)
@@ -126,7 +134,8 @@ class WizardState(QObject):
         key = self.snapshot()
         with self._engine_lock:
             if self._engine is None or self._engine_key != key:
-                self._engine = self.backend.engine(copy.deepcopy(self.profile), self._emit)
+                self._engine = self.backend.engine(copy.deepcopy(self.effective_profile()),
+                                                   self._emit)
                 self._engine_key = key
             engine = self._engine
         if new_run:

@@ -20,6 +20,8 @@ from wizard.errors import InvalidInput, WizardError, redact
 from wizard.plural import count
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+DEFAULT_SANDBOX_ACCOUNTS = 5  # member accounts of `xacct-wizard sandbox` (--accounts)
+MAX_SANDBOX_ACCOUNTS = 500
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                                  "to the previous version and parameters, and test again")
         if name == "verify":
             sp.add_argument("--sql", help="run this query instead of the profile's test_query")
+            sp.add_argument("--all-accounts", action="store_true",
+                            help="consumers_from: query from every account of the OU, not a "
+                                 "sample")
         if name == "plan":
             sp.add_argument("--diff", action="store_true", help="show policy document diffs")
         aws_opts(sp)
@@ -95,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sb = sub.add_parser("sandbox", help="serve the embedded emulator until interrupted")
     sb.add_argument("--port", type=int, default=0)
+    sb.add_argument("--accounts", type=int, default=DEFAULT_SANDBOX_ACCOUNTS, metavar="N",
+                    help="member accounts in the organization's Analytics OU (1-500, default "
+                         f"{DEFAULT_SANDBOX_ACCOUNTS})")
 
     d = sub.add_parser("demo", help="the whole flow on a fresh in-process sandbox")
     d.add_argument("--keep", action="store_true",
@@ -241,7 +249,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from wizard.render import query_text
 
     engine = _engine(args, quiet=args.json)
-    result = engine.verify(args.sql)
+    result = engine.verify(args.sql, all_accounts=args.all_accounts)
     q = result.query
     report = result.doctor
     if args.json:
@@ -251,15 +259,23 @@ def cmd_verify(args: argparse.Namespace) -> int:
         doc["ok"] = result.ok
         doc["consumers"] = [{**c.to_json(), "query": c.query.to_json() if c.query else
                              {"state": "NOT_RUN"}} for c in (report.consumers if report else [])]
+        if result.accounts:
+            doc["accounts"] = [{"account": f"consumer:{a}", "state": r.state,
+                                "rows": len(r.rows), "error": r.error, "cause": r.cause,
+                                "fix": r.fix} for a, r in result.accounts]
         _out(doc)
     else:
         for f in result.findings:
             print(f"{f.severity.upper()}: {f.message}" + (f"\n  fix: {f.fix}" if f.fix else ""))
+        for account, r in result.accounts:
+            print(f"[consumer:{account}] {r.state}: {count(len(r.rows), 'row')}"
+                  + (f" - {r.error}" if r.error else ""))
         if q:
             print(query_text(q))
         for c in (report.consumers[1:] if report else []):
             state = c.query.state if c.query else "NOT_RUN"
-            rows = f", {len(c.query.rows)} row(s)" if c.query and state == "SUCCEEDED" else ""
+            rows = (f", {count(len(c.query.rows), 'row')}"
+                    if c.query and state == "SUCCEEDED" else "")
             error = f": {c.query.error}" if c.query and c.query.error else ""
             print(f"[{c.account}] test query as {c.principal}: {state}{rows}{error}")
     return EXIT_OK if result.ok else EXIT_FAILED
@@ -352,8 +368,12 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     from wizard.sandbox import serve
     from wizard.sandbox.child import remove_own_home
 
+    if not 1 <= args.accounts <= MAX_SANDBOX_ACCOUNTS:
+        print(f"--accounts must be from 1 to {MAX_SANDBOX_ACCOUNTS}, got {args.accounts}",
+              file=sys.stderr)
+        return EXIT_INVALID
     try:
-        serve(args.port)
+        serve(args.port, accounts=args.accounts)
     except (RuntimeError, OSError) as exc:  # already running, or the port is taken
         print(f"Cannot start the sandbox: {redact(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
@@ -453,7 +473,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.json:
         _out(result.to_json())
     else:
-        print(f"Wrote {len(result.files)} file(s) ({args.format}):")
+        print(f"Wrote {count(len(result.files), 'file')} ({args.format}):")
         for f in result.files:
             print(f"  {f}")
     for w in result.warnings:

@@ -25,6 +25,7 @@ from typing import Any, Literal
 from wizard.aws import Account
 from wizard.discovery import APPLICATION_ID, _version_key, sar_versions
 from wizard.errors import WizardError
+from wizard.plural import count
 from wizard.policy_eval import (
     AccessResult,
     Caller,
@@ -1046,7 +1047,7 @@ class Diagnosis:
                      "the columnMapping table property, or rename the attributes.")
         else:
             self.add("table-names", "owner", "dynamodb", "ok",
-                     f"{len(facts.tables)} table(s) sampled; all names are lower case.")
+                     f"{count(len(facts.tables), 'table')} sampled; all names are lower case.")
 
     def _test_query(self, facts: OwnerFacts | None) -> None:
         b = self.t.key
@@ -1086,7 +1087,7 @@ class Diagnosis:
         self.report.query = result
         if result.state == "SUCCEEDED":
             self.add("test-query", b, sql, "ok",
-                     f"{len(result.rows)} row(s) as {self.t.principal_arn}.")
+                     f"{count(len(result.rows), 'row')} as {self.t.principal_arn}.")
         else:
             causes = [x.id for x in self.report.links if x.status == "broken"]
             if causes:

@@ -32,7 +32,7 @@ from wizard.journal import Journal, default_path, journal_key
 from wizard.plural import count
 from wizard.profile import ConsumerConfig, CredentialRef, SetupProfile
 from wizard.query import QueryResult, QueryRunner
-from wizard.steps import ORDER, Context, Step
+from wizard.steps import Context, Step, order_for
 from wizard.steps.base import CONSUMER_CONCURRENCY, aws_call
 from wizard.steps.connector import KEEP_CHANGE_SET, ConnectorStep
 
@@ -44,6 +44,8 @@ class VerifyResult:
     findings: list[Finding] = field(default_factory=list)
     query: QueryResult | None = None  # the first consumer's test query (the v1 JSON)
     doctor: Any = None  # wizard.doctor.Report: every consumer's chain and test query
+    # consumers_from: the test query in each sampled account (account id, result)
+    accounts: list[tuple[str, QueryResult]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -51,7 +53,8 @@ class VerifyResult:
                          for c in (self.doctor.consumers if self.doctor else []))
         return not [f for f in self.findings if f.severity == "error"] and (
             self.query is None or self.query.state == "SUCCEEDED") and queries_ok and (
-            self.doctor is None or self.doctor.ok)
+            self.doctor is None or self.doctor.ok) and all(
+            q.state == "SUCCEEDED" for _a, q in self.accounts)
 
 
 def _account_key(label: str) -> str:
@@ -139,10 +142,14 @@ class Engine:
                      for c in p.consumers}
         sides: list[tuple[str, str, Account]] = [("owner", p.owner.account_id, owner)]
         sides += [(c.key, c.account_id, consumers[c.account_id]) for c in p.consumers]
+        org: Account | None = None
+        if p.consumers_from is not None:  # management or delegated-admin: any account id
+            org = self._account("organization", "", p.consumers_from.credentials)
+            sides.append(("organization", "", org))
 
         def check(side: tuple[str, str, Account]) -> tuple[str, Identity]:
             label, expected, acct = side
-            return label, check_identity(acct.session, expected, label,
+            return label, check_identity(acct.session, expected or None, label,
                                          client=acct.client("sts"))
 
         self.emit(Event("log", message="checking credentials"))
@@ -150,14 +157,17 @@ class Engine:
             for label, ident in pool.map(check, sides):
                 self.identities[label] = ident
                 self.emit(Event("log", message=f"{label}: {ident.arn}", account=label))
+        if org is not None:
+            org.account_id = self.identities["organization"].account_id
         self._ctx = Context(profile=p, owner=owner, consumers=consumers, journal=self.journal,
                             emit=self.emit, sleep=self.sleep, cancel=self.cancel_event,
-                            poll_delay=self.poll_delay, stack_timeout=self.stack_timeout)
+                            poll_delay=self.poll_delay, stack_timeout=self.stack_timeout,
+                            org=org)
         return self._ctx
 
     def steps(self) -> list[Step]:
         ctx = self.connect()
-        return [cls(ctx) for cls in ORDER]
+        return [cls(ctx) for cls in order_for(self.profile)]
 
     def _lock(self) -> FileLock:
         lock = FileLock(str(self.journal_path) + ".lock")
@@ -374,33 +384,35 @@ class Engine:
                      cancel: threading.Event | None = None,
                      sleep: Callable[[float], None] | None = None) -> QueryRunner:
         """A runner for queries as the principal; ``cancel`` lets one query be cancelled
-        without cancelling the engine's other work."""
+        without cancelling the engine's other work. For consumers_from: as the principal of
+        the OU's first account."""
+        if consumer is None and self.profile.consumers_from is not None:
+            from wizard.org_verify import runner
+
+            return runner(self, cancel=cancel, sleep=sleep)
         consumer = consumer or self.profile.consumers[0]
         return QueryRunner(self.query_account(consumer), catalog=consumer.catalog_name,
                            workgroup=consumer.workgroup, output=consumer.query_results,
                            sleep=sleep or self.sleep,
                            cancel=cancel if cancel is not None else self.cancel_event)
 
-    def diagnose(self, consumer_id: str | None = None, *, sql: str | None = None,
-                 prepared: dict[str, Account] | None = None,
-                 max_rows: int | None = 10) -> Any:
-        """The doctor's chain for every consumer (or one): a wizard.doctor.Report."""
-        from wizard.doctor import Doctor, targets_for_profile
-
-        with _translated():
-            ctx = self.connect()
-            targets = targets_for_profile(self, consumer_id, sql=sql, prepared=prepared,
-                                          max_rows=max_rows)
-            return Doctor(ctx.owner, targets, profile=self.profile, sleep=self.sleep).run()
-
-    def verify(self, sql: str | None = None, *, max_rows: int | None = 1000) -> VerifyResult:
+    def verify(self, sql: str | None = None, *, max_rows: int | None = 1000,
+               all_accounts: bool = False) -> VerifyResult:
         """Read-only checks of every step, then the doctor's chain and the test query as EVERY
-        consumer: one analyst whose query fails is a failed verify."""
+        consumer: one analyst whose query fails is a failed verify (for consumers_from: the
+        test query in a sample of the OU's accounts, or in every one)."""
         result = VerifyResult()
         with _translated():
             for step in self.steps():
                 self.emit(Event("step-started", step=step.id, message=f"verify {step.title}"))
                 result.findings.extend(step.verify())
+            if self.profile.consumers_from is not None:
+                from wizard.org_verify import query_accounts
+
+                result.accounts = query_accounts(self, sql or self.profile.effective_test_query,
+                                                 max_rows=max_rows, all_accounts=all_accounts)
+                result.query = result.accounts[0][1] if result.accounts else None
+                return result
             # Who each test query runs as, decided first: a user whose keys we lack is refused
             # (exit 2) before anything runs.
             prepared = {c.account_id: self.query_account(c) for c in self.profile.consumers}

@@ -134,6 +134,12 @@ _ACCESS_DENIED = Known(
 
 KNOWN_FAILURES: list[Known] = [
     Known(
+        re.compile(r"(Role|User|DataCatalog) (with name )?\S+ already exists", re.I),
+        "The account already has a role, user or catalog of the name the StackSet creates (made "
+        "by hand, or by a per-account setup of this tool), so its stack was rolled back.",
+        "Remove or rename it in that account (or destroy the per-account setup that made it).",
+    ),
+    Known(
         re.compile(r"not authorized to perform: lambda:InvokeFunction.*no identity-based policy",
                    re.I | re.S),
         "The consumer principal's identity policy (its own IAM policy) does not allow invoking "

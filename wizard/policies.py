@@ -322,3 +322,40 @@ def diff_documents(before: Doc | None, after: Doc | None, name: str = "policy") 
     return list(
         difflib.unified_diff(a, b, f"{name} (now)", f"{name} (after apply)", lineterm="", n=1000)
     )
+
+
+# --------------------------------------------------------------------------- organizations
+# AWS caps a Lambda function's resource policy and an S3 bucket policy at 20 KB each.
+POLICY_BUDGET_BYTES = 20 * 1024
+
+
+def policy_size(doc: Doc | None) -> int:
+    """Bytes the policy takes as AWS counts it (its JSON without insignificant whitespace)."""
+    if not doc:
+        return 0
+    return len(json.dumps(doc, separators=(",", ":")).encode("utf-8"))
+
+
+def budget_text(size: int) -> str:
+    return (f"{size / 1024:.1f} KB of the {POLICY_BUDGET_BYTES // 1024} KB policy limit "
+            f"({100 * size // POLICY_BUDGET_BYTES}%)")
+
+
+def org_paths_condition(org_id: str, path: str, is_root: bool) -> Doc:
+    """Principals in the organization (root) or in the OU and the OUs below it (its path)."""
+    if is_root:
+        return {"StringEquals": {"aws:PrincipalOrgID": org_id}}
+    return {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": [f"{path}*"]}}
+
+
+def org_spill_grant_statement(sid: str, bucket: str, org_id: str, path: str,
+                              is_root: bool) -> Doc:
+    """Runbook step 8 for a whole OU: one statement, whatever the number of accounts."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"AWS": "*"},
+        "Action": ["s3:GetObject", "s3:ListBucket"],
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+        "Condition": org_paths_condition(org_id, path, is_root),
+    }

@@ -67,6 +67,9 @@ class Caller:
     org_id: str = ""
     sources: tuple[str, ...] = field(default_factory=tuple)
     boundary_name: str = ""
+    # aws:PrincipalOrgID / aws:PrincipalOrgPaths of the caller's account (lower-cased keys),
+    # as an organization's member requests carry them
+    org_keys: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def is_root(self) -> bool:
@@ -391,6 +394,7 @@ def request_context(caller: Caller, extra: Mapping[str, Any] | None = None) -> d
         ctx["aws:principalorgid"] = caller.org_id
     if caller.kind == "user":
         ctx["aws:username"] = caller.name
+    ctx.update(caller.org_keys)
     if extra:
         ctx.update({k.lower(): v for k, v in extra.items()})
     return ctx

@@ -36,9 +36,13 @@ from wizard.validation import (
     check_kms_key_id,
     check_lambda_memory,
     check_lambda_timeout,
+    check_org_s3_uri,
+    check_organizational_unit,
     check_principal_arn,
+    check_principal_name,
     check_region,
     check_s3_uri,
+    check_sample,
     check_share_method,
     check_spill_prefix,
     check_sql,
@@ -153,6 +157,43 @@ class ConsumerConfig:
 
 
 @dataclass
+class ConsumersFrom:
+    """Every account of an organizational unit (and the OUs below it) as a consumer.
+
+    The consumer side is one CloudFormation StackSet deployed by the organization's management
+    (or delegated-administrator) account, so ``credentials`` are that account's; the owner side
+    grants the organization (or the OU's path) once, whatever the number of accounts.
+    """
+
+    organizational_unit: str
+    principal_name: str  # "role/NAME" or "user/NAME": the same in every account
+    credentials: CredentialRef
+    create_principal: bool = True  # False: the principal exists in every account already
+    query_results: str = ""  # s3:// URI; "{account_id}" is replaced by each account's id
+    catalog_name: str = ""  # the catalog's name in every account (default: the connector's)
+    workgroup: str = "primary"
+    stack_set_name: str = ""  # default: xacct-wizard-<catalog>
+    verify_sample: int = 3  # accounts `verify` queries from (all with --all-accounts)
+
+    @property
+    def principal_kind(self) -> str:
+        return self.principal_name.partition("/")[0]
+
+    @property
+    def principal_short_name(self) -> str:
+        return self.principal_name.partition("/")[2]
+
+    def principal_arn(self, account_id: str) -> str:
+        return f"arn:aws:iam::{account_id}:{self.principal_name}"
+
+    def results_for(self, account_id: str) -> str:
+        return self.query_results.replace("{account_id}", account_id)
+
+    def effective_stack_set_name(self, catalog: str) -> str:
+        return self.stack_set_name or f"xacct-wizard-{catalog.replace('_', '-')}"
+
+
+@dataclass
 class SetupProfile:
     region: str
     owner: OwnerConfig
@@ -160,10 +201,19 @@ class SetupProfile:
     consumers: list[ConsumerConfig] = field(default_factory=list)
     test_query: str = ""
     version: int = PROFILE_VERSION
+    consumers_from: ConsumersFrom | None = None
+
+    @property
+    def is_organization(self) -> bool:
+        return self.consumers_from is not None
 
     @property
     def effective_test_query(self) -> str:
-        return self.test_query or DEFAULT_TEST_QUERY.format(catalog=self.consumers[0].catalog_name)
+        if self.consumers_from is not None and not self.consumers:
+            catalog = self.consumers_from.catalog_name or self.connector.catalog_name
+        else:
+            catalog = self.consumers[0].catalog_name
+        return self.test_query or DEFAULT_TEST_QUERY.format(catalog=catalog)
 
 
 # =========================================================================== problems
@@ -271,7 +321,11 @@ def _scan_secrets(data: object) -> tuple[list[Problem], set[str]]:
 
 
 # =========================================================================== parsing
-_TOP_KEYS = ("version", "region", "owner", "connector", "consumers", "test_query")
+_TOP_KEYS = ("version", "region", "owner", "connector", "consumers", "test_query",
+             "consumers_from")
+_CONSUMERS_FROM_KEYS = ("organizational_unit", "principal_name", "credentials",
+                        "create_principal", "query_results", "catalog_name", "workgroup",
+                        "stack_set_name", "verify_sample")
 _OWNER_KEYS = ("account_id", "credentials")
 _CONNECTOR_KEYS = (
     "catalog_name",
@@ -511,8 +565,28 @@ def _profile_from_dict(data: object) -> SetupProfile:
 
     consumers: list[ConsumerConfig] = []
     inherited: set[str] = set()
+    consumers_from: ConsumersFrom | None = None
+    if "consumers_from" in top:
+        p = "consumers_from"
+        fm = r.mapping(top["consumers_from"], p, _CONSUMERS_FROM_KEYS)
+        consumers_from = ConsumersFrom(
+            organizational_unit=r.text(fm, "organizational_unit", p),
+            principal_name=r.text(fm, "principal_name", p),
+            credentials=r.credentials(fm, "credentials", p, True) or CredentialRef(),
+            create_principal=r.boolean(fm, "create_principal", p, True),
+            query_results=r.text(fm, "query_results", p),
+            catalog_name=r.text(fm, "catalog_name", p, connector.catalog_name),
+            workgroup=r.text(fm, "workgroup", p, "primary"),
+            stack_set_name=r.text(fm, "stack_set_name", p, ""),
+            verify_sample=r.integer(fm, "verify_sample", p, 3),
+        )
+        if "consumers" in top:
+            r.add("consumers", "give either consumers (a list of accounts) or consumers_from "
+                               "(every account of an OU), not both")
     if "consumers" not in top:
-        r.add("consumers", "missing (required): a list of one or more consumer accounts")
+        if consumers_from is None:
+            r.add("consumers", "missing (required): a list of one or more consumer accounts "
+                               "(or consumers_from: every account of an organizational unit)")
     elif not isinstance(top["consumers"], list):
         r.add("consumers", expected("a list of consumer accounts", top["consumers"]))
     else:
@@ -550,6 +624,7 @@ def _profile_from_dict(data: object) -> SetupProfile:
         consumers=consumers,
         test_query=test_query,
         version=version if version is not None else PROFILE_VERSION,
+        consumers_from=consumers_from,
     )
     parsed = [p for p in r.problems if not _under(p.path, secret_paths)]
     noted = secret_paths | {p.path for p in parsed}
@@ -619,8 +694,10 @@ def _validate(profile: SetupProfile) -> list[Problem]:
     if not isinstance(consumers, list):
         add("consumers", expected("a list of consumer accounts", consumers))
         consumers = []
-    elif not consumers:
+    elif not consumers and profile.consumers_from is None:
         add("consumers", "at least one consumer account is required")
+    if profile.consumers_from is not None:
+        _validate_consumers_from(add, profile.consumers_from)
     seen: dict[str, int] = {}
     for i, cons in enumerate(consumers):
         _validate_consumer(add, f"consumers[{i}]", cons, owner_id, seen, i)
@@ -730,6 +807,23 @@ def _validate_consumer(
     _check_credentials(add, f"{p}.query_credentials", cons.query_credentials, required=False)
     add(f"{p}.share_method", check_share_method(cons.share_method))
     add(f"{p}.workgroup", check_workgroup(cons.workgroup))
+
+
+def _validate_consumers_from(add: _Add, f: object) -> None:
+    p = "consumers_from"
+    if not isinstance(f, ConsumersFrom):
+        add(p, expected("a consumers_from mapping", f))
+        return
+    add(f"{p}.organizational_unit", check_organizational_unit(f.organizational_unit))
+    add(f"{p}.principal_name", check_principal_name(f.principal_name))
+    _check_credentials(add, f"{p}.credentials", f.credentials, required=True)
+    add(f"{p}.create_principal", check_bool(f.create_principal))
+    add(f"{p}.query_results", check_org_s3_uri(f.query_results))
+    add(f"{p}.catalog_name", check_consumer_catalog_name(f.catalog_name))
+    add(f"{p}.workgroup", check_workgroup(f.workgroup))
+    if f.stack_set_name:
+        add(f"{p}.stack_set_name", check_stack_name(f.stack_set_name))
+    add(f"{p}.verify_sample", check_sample(f.verify_sample))
 
 
 # =========================================================================== files
@@ -876,6 +970,21 @@ def profile_to_dict(profile: SetupProfile) -> dict[str, Any]:
         "connector": connector,
         "consumers": consumers,
     }
+    f = profile.consumers_from
+    if f is not None:
+        if not consumers:
+            del out["consumers"]
+        out["consumers_from"] = {
+            "organizational_unit": f.organizational_unit,
+            "principal_name": f.principal_name,
+            "credentials": _credentials_to_dict(f.credentials),
+            "create_principal": f.create_principal,
+            "query_results": f.query_results,
+            "catalog_name": f.catalog_name,
+            "workgroup": f.workgroup,
+            **({"stack_set_name": f.stack_set_name} if f.stack_set_name else {}),
+            "verify_sample": f.verify_sample,
+        }
     if profile.test_query:
         out["test_query"] = profile.test_query
     return out

@@ -103,5 +103,5 @@ def doctor_text(report: Any) -> str:
                 if link.fix:
                     lines.append(f"      fix: {link.fix}")
     broken = sum(1 for c in report.consumers for x in c.links if x.status == "broken")
-    lines.append("No link is broken." if not broken else f"{broken} broken link(s).")
+    lines.append("No link is broken." if not broken else f"{count(broken, 'broken link')}.")
     return "\n".join(lines)

@@ -607,3 +607,43 @@ def validate_field(kind: str, value: str) -> str | None:
     if kind_of_secret:
         return secret_message(kind_of_secret)
     return check(value)
+
+
+# --------------------------------------------------------------------------- organizations
+_OU_ID = re.compile(r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}")
+_ROOT_ID = re.compile(r"r-[0-9a-z]{4,32}")
+ACCOUNT_PLACEHOLDER = "{account_id}"
+
+
+def check_organizational_unit(value: object) -> str | None:
+    """An OU id (``ou-abcd-12345678``) or the organization's root (``r-abcd``)."""
+    if not isinstance(value, str):
+        return expected("an organizational unit id", value)
+    if _OU_ID.fullmatch(value) or _ROOT_ID.fullmatch(value):
+        return None
+    return ("must be an organizational unit id like 'ou-abcd-12345678' (or the root, "
+            f"'r-abcd'), got {show(value)}")
+
+
+def check_principal_name(value: object) -> str | None:
+    """The principal in every account of an OU: ``role/NAME`` or ``user/NAME``."""
+    if not isinstance(value, str):
+        return expected("'role/NAME' or 'user/NAME'", value)
+    kind, _, name = value.partition("/")
+    if kind not in ("role", "user") or not _IAM_NAME.fullmatch(name):
+        return ("must be 'role/NAME' or 'user/NAME' (the same name in every account, e.g. "
+                f"'role/AthenaAnalyst'), got {show(value)}")
+    return None
+
+
+def check_org_s3_uri(value: object) -> str | None:
+    """A results location for every account: an s3:// URI, ``{account_id}`` allowed in it."""
+    if not isinstance(value, str):
+        return expected("an s3:// URI", value)
+    return check_s3_uri(value.replace(ACCOUNT_PLACEHOLDER, "111111111111"))
+
+
+def check_sample(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value > 500:
+        return expected("a whole number from 1 to 500", value)
+    return None

@@ -56,6 +56,14 @@ def example_profile() -> SetupProfile:
     )
 
 
+@dataclass(frozen=True)
+class FakeUnit:
+    id: str
+    name: str
+    parent_id: str
+    depth: int
+
+
 @dataclass
 class FakeEngine:
     profile: SetupProfile
@@ -236,8 +244,16 @@ class FakeBackend:
     def engine(self, profile: SetupProfile, on_event: Callable[[Event], None]) -> FakeEngine:
         return FakeEngine(profile, on_event, self)
 
-    def step_titles(self) -> list[tuple[str, str]]:
+    def step_titles(self, profile: Any = None) -> list[tuple[str, str]]:
         return list(STEPS)
+
+    def ou_tree(self, ref: CredentialRef, region: str) -> list[Any]:
+        """The organization's OUs, root first (wizard.organization.OrgUnit's fields)."""
+        self.checks.append(f"ou_tree:{ref.profile or ref.keyring}")
+        return [FakeUnit("r-ab12", "Root", "", 0),
+                FakeUnit("ou-ab12-11111111", "Analytics", "r-ab12", 1),
+                FakeUnit("ou-ab12-22222222", "Reporting", "ou-ab12-11111111", 2),
+                FakeUnit("ou-ab12-33333333", "Onboarding", "r-ab12", 1)]
 
     def _pages(self, cancel: threading.Event | None = None) -> Iterator[QueryPage]:
         cols = ["artist", "songtitle", "albumtitle"]

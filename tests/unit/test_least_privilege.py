@@ -233,7 +233,27 @@ def test_every_builder_is_covered() -> None:
                 if callable(getattr(p, name)) and (name.endswith(("_policy", "_statement",
                                                                   "_trust")))}
     assert builders == {"identity_policy", "share_role_policy", "share_role_trust",
-                        "spill_grant_statement", "kms_decrypt_statement", "merge_statement"}
+                        "spill_grant_statement", "kms_decrypt_statement", "merge_statement",
+                        "org_spill_grant_statement"}
+
+
+@pytest.mark.parametrize(("is_root", "condition"), [
+    (False, {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": ["o-abcdefghij/r-ab12/"
+                                                                  "ou-ab12-11111111/*"]}}),
+    (True, {"StringEquals": {"aws:PrincipalOrgID": "o-abcdefghij"}}),
+])
+def test_org_spill_statement_is_read_only_and_never_unconditioned(
+        is_root: bool, condition: dict[str, object]) -> None:
+    """Principal '*' is only ever granted under the organization's (or the OU's) condition."""
+    statement = p.org_spill_grant_statement("XacctWizardSpillOrg", "spill", "o-abcdefghij",
+                                            "o-abcdefghij/r-ab12/ou-ab12-11111111/", is_root)
+    assert statement["Condition"] == condition
+    assert statement["Principal"] == {"AWS": "*"}
+    assert sorted(statement["Action"]) == ["s3:GetObject", "s3:ListBucket"]
+    assert set(statement["Resource"]) == {"arn:aws:s3:::spill", "arn:aws:s3:::spill/*"}
+    doc = {"Version": "2012-10-17", "Statement": [statement]}
+    assert_no_broad_elements(doc)
+    assert findings(doc) == []
 
 
 @pytest.mark.parametrize("setup", SETUPS)

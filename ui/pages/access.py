@@ -1,14 +1,19 @@
 """Page 4, Access: who in each consumer account may query (a picker of B's users and roles),
 how the catalog is shared, its name there, where query results go; consumers can be added and
 removed. The first consumer's account and credentials come from the Accounts page.
+
+Or, instead of listed accounts, every account of an organizational unit (``consumers_from``):
+the organization's credentials, an OU picked from the organization's tree (read on a worker),
+the principal's name in every account and where each account's results go.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QButtonGroup,
     QCheckBox,
     QComboBox,
     QFormLayout,
@@ -18,7 +23,10 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QPushButton,
+    QRadioButton,
     QSplitter,
+    QStackedWidget,
+    QTreeView,
     QVBoxLayout,
     QWidget,
 )
@@ -29,13 +37,14 @@ from ui.state import blank_consumer
 from ui.widgets.account_side import AccountSide
 from ui.widgets.common import MessageLabel, stacked
 from wizard.plural import count
-from wizard.profile import ConsumerConfig, CredentialRef
+from wizard.profile import ConsumerConfig, ConsumersFrom, CredentialRef
 
 SHARE_METHODS = [
     ("assume-role", "Assume a role in B (what the console's Share does)"),
     ("direct", "Directly: the wizard creates the catalog in B with B's credentials"),
 ]
 ASSUME = "(the principal itself: assume it when it is a role)"
+PICK_CREDENTIALS = "(pick the management or delegated-administrator account's credentials)"
 
 
 def _consumer_name(path: str) -> str:
@@ -125,8 +134,24 @@ class AccessPage(BasePage):
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 4)
         split.setChildrenCollapsible(False)
+        self.mode_accounts = QRadioButton("&These accounts", self)
+        self.mode_org = QRadioButton("Every account in an &organizational unit", self)
+        self.mode = QButtonGroup(self)
+        self.mode.addButton(self.mode_accounts, 0)
+        self.mode.addButton(self.mode_org, 1)
+        self.mode_accounts.setChecked(True)
+        mode_row = QHBoxLayout()
+        mode_row.addWidget(QLabel("Consumers:", self))
+        mode_row.addWidget(self.mode_accounts)
+        mode_row.addWidget(self.mode_org)
+        mode_row.addStretch(1)
+        self.org = OrgPanel(ctx, self)
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(split)
+        self.stack.addWidget(self.org)
         layout = QVBoxLayout(self)
-        layout.addWidget(split, 1)
+        layout.addLayout(mode_row)
+        layout.addWidget(self.stack, 1)
         self.list_msg = MessageLabel(self)
         layout.addWidget(self.list_msg)
 
@@ -145,15 +170,44 @@ class AccessPage(BasePage):
             edit.textChanged.connect(self._changed)
         self.query_as.currentIndexChanged.connect(self._changed)
         ctx.sources.changed.connect(self._fill_query_as)
+        self._org_saved: ConsumersFrom | None = None
+        self.mode.idToggled.connect(self._mode_toggled)
+        self.org.changed.connect(self.refresh)
 
     # ---------------------------------------------------------------- list
     def initializePage(self) -> None:
         for c in self.profile.consumers:
             if not c.catalog_name:
                 c.catalog_name = self.profile.connector.catalog_name
+        org = self.profile.consumers_from is not None
+        self.mode.blockSignals(True)
+        (self.mode_org if org else self.mode_accounts).setChecked(True)
+        self.mode.blockSignals(False)
+        self.stack.setCurrentIndex(1 if org else 0)
+        if org:
+            self.org.load(self.profile)
         self._fill_list()
         self.list.setCurrentRow(0)
         self._select(0)
+
+    @property
+    def org_mode(self) -> bool:
+        return self.profile.consumers_from is not None
+
+    def _mode_toggled(self, button: int, checked: bool) -> None:
+        if not checked:
+            return
+        p = self.profile
+        if button == 1 and p.consumers_from is None:
+            p.consumers_from = self._org_saved or ConsumersFrom(
+                organizational_unit="", principal_name="role/AthenaAnalyst",
+                credentials=CredentialRef(), query_results="",
+                catalog_name=p.connector.catalog_name)
+            self.org.load(p)
+        elif button == 0 and p.consumers_from is not None:
+            self._org_saved, p.consumers_from = p.consumers_from, None
+        self.stack.setCurrentIndex(button)
+        self.refresh()
 
     def _label(self, i: int, c: ConsumerConfig) -> str:
         who = c.principal_name if c.principal_arn else "no principal yet"
@@ -316,6 +370,13 @@ class AccessPage(BasePage):
 
     # ---------------------------------------------------------------- validation
     def refresh(self) -> None:
+        if self.org_mode:
+            self._problems = self.problems("consumers_from")
+            self._failed = False
+            self.org.show_problems(self._problems, self.message_for)
+            self.list_msg.show_message(None)
+            self.refresh_complete()
+            return
         i = self._index
         p = f"consumers[{i}]"
         probs = self.problems("consumers")
@@ -346,3 +407,184 @@ class AccessPage(BasePage):
 
     def ready(self) -> bool:
         return not getattr(self, "_problems", [None]) and not getattr(self, "_failed", False)
+
+
+class OrgPanel(QWidget):
+    """consumers_from: the organization's credentials, the OU (picked from its tree, read on a
+    worker), the principal's name in every account, results location, catalog, workgroup."""
+
+    changed = Signal()
+
+    def __init__(self, ctx: Any, page: AccessPage) -> None:
+        from PySide6.QtGui import QStandardItemModel
+
+        super().__init__(page)
+        self.ctx = ctx
+        self.page = page
+        self._loading = False
+        self.credentials = QComboBox(self)
+        self.credentials.setAccessibleName("Organization credentials")
+        self.credentials_msg = MessageLabel(self)
+        self.ou = QLineEdit(self)
+        self.ou.setPlaceholderText("ou-abcd-12345678 (or pick it below)")
+        self.ou_msg = MessageLabel(self)
+        self.list_ous = QPushButton("&List the organization's OUs", self)
+        self.tree_model = QStandardItemModel(self)
+        self.tree_model.setHorizontalHeaderLabels(["Organizational unit", "Id"])
+        self.tree = QTreeView(self)
+        self.tree.setModel(self.tree_model)
+        self.tree.setAccessibleName("Organizational units")
+        self.tree.setUniformRowHeights(True)
+        self.tree_status = QLabel(self)
+        self.principal = QLineEdit(self)
+        self.principal.setPlaceholderText("role/AthenaAnalyst")
+        self.principal_msg = MessageLabel(self)
+        self.create_principal = QCheckBox("&Create it in every account", self)
+        self.results = QLineEdit(self)
+        self.results.setPlaceholderText("s3://athena-results-{account_id}/queries/")
+        self.results_msg = MessageLabel(self)
+        self.catalog = QLineEdit(self)
+        self.catalog_msg = MessageLabel(self)
+        self.workgroup = QLineEdit(self)
+        self.workgroup_msg = MessageLabel(self)
+        note = QLabel("One CloudFormation StackSet sets up every account of the OU and of the "
+                      "OUs below it, and every account that joins later; the owner grants the "
+                      "organization once, whatever the number of accounts.", self)
+        note.setWordWrap(True)
+        form = QFormLayout(self)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow(note)
+        form.addRow("Organization &credentials:", stacked(self.credentials,
+                                                          self.credentials_msg))
+        ou_row = QHBoxLayout()
+        ou_row.addWidget(self.ou, 1)
+        ou_row.addWidget(self.list_ous)
+        ou_box = QWidget(self)
+        ou_box.setLayout(ou_row)
+        ou_row.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Organizational &unit:", stacked(ou_box, self.ou_msg, self.tree,
+                                                     self.tree_status))
+        form.addRow("P&rincipal in each account:", stacked(self.principal, self.principal_msg,
+                                                           self.create_principal))
+        form.addRow("&Query results:", stacked(self.results, self.results_msg))
+        form.addRow("Ca&talog name:", stacked(self.catalog, self.catalog_msg))
+        form.addRow("Work&group:", stacked(self.workgroup, self.workgroup_msg))
+        self.list_ous.clicked.connect(self.load_tree)
+        self.tree.clicked.connect(self._picked)
+        self.credentials.currentIndexChanged.connect(self._edited)
+        for edit in (self.ou, self.principal, self.results, self.catalog, self.workgroup):
+            edit.textChanged.connect(self._edited)
+        self.create_principal.toggled.connect(self._edited)
+        ctx.sources.changed.connect(self._fill_credentials)
+
+    # ---------------------------------------------------------------- model <-> fields
+    def load(self, profile: Any) -> None:
+        f = profile.consumers_from
+        if f is None:
+            return
+        self._loading = True
+        try:
+            self._fill_credentials()
+            self.ou.setText(f.organizational_unit)
+            self.principal.setText(f.principal_name)
+            self.create_principal.setChecked(bool(f.create_principal))
+            self.results.setText(f.query_results)
+            self.catalog.setText(f.catalog_name)
+            self.workgroup.setText(f.workgroup)
+        finally:
+            self._loading = False
+
+    def _fill_credentials(self) -> None:
+        f = self.page.profile.consumers_from
+        loading, self._loading = self._loading, True
+        try:
+            self.credentials.clear()
+            self.credentials.addItem(PICK_CREDENTIALS, "")
+            for p in self.ctx.sources.profiles:
+                self.credentials.addItem(f"profile {p.name}", f"profile:{p.name}")
+            for name in self.ctx.sources.keyring:
+                self.credentials.addItem(f"keyring entry {name}", f"keyring:{name}")
+            ref = f.credentials if f is not None else None
+            data = "" if ref is None or not (ref.profile or ref.keyring) else (
+                f"keyring:{ref.keyring}" if ref.keyring else f"profile:{ref.profile}")
+            if data and self.credentials.findData(data) < 0:
+                kind, name = data.split(":", 1)
+                self.credentials.addItem(f"{kind} {name}  (not found here)", data)
+            self.credentials.setCurrentIndex(max(self.credentials.findData(data), 0))
+        finally:
+            self._loading = loading
+
+    def credential_ref(self) -> CredentialRef:
+        kind, _, name = str(self.credentials.currentData() or "").partition(":")
+        if not name:
+            return CredentialRef()
+        return CredentialRef(keyring=name) if kind == "keyring" else CredentialRef(profile=name)
+
+    def _edited(self, *_: Any) -> None:
+        f = self.page.profile.consumers_from
+        if self._loading or f is None:
+            return
+        f.credentials = self.credential_ref()
+        f.organizational_unit = self.ou.text().strip()
+        f.principal_name = self.principal.text().strip()
+        f.create_principal = self.create_principal.isChecked()
+        f.query_results = self.results.text().strip()
+        f.catalog_name = self.catalog.text().strip()
+        f.workgroup = self.workgroup.text().strip()
+        self.changed.emit()
+
+    def show_problems(self, problems: list[Any], message_for: Any) -> None:
+        p = "consumers_from"
+        self.credentials_msg.show_message(message_for(problems, f"{p}.credentials"))
+        self.ou_msg.show_message(message_for(problems, f"{p}.organizational_unit"))
+        self.principal_msg.show_message(message_for(problems, f"{p}.principal_name"))
+        self.results_msg.show_message(message_for(problems, f"{p}.query_results"))
+        self.catalog_msg.show_message(message_for(problems, f"{p}.catalog_name"))
+        self.workgroup_msg.show_message(message_for(problems, f"{p}.workgroup"))
+
+    # ---------------------------------------------------------------- the OU tree
+    def load_tree(self) -> None:
+        """Read the organization's OUs on a worker and show them as a tree."""
+        ref = self.credential_ref()
+        if not (ref.profile or ref.keyring):
+            self.tree_status.setText("Pick the organization's credentials first.")
+            return
+        backend, region = self.ctx.backend, self.page.profile.region
+        self.tree_status.setText("reading the organization's OUs…")
+        self.list_ous.setEnabled(False)
+
+        def done(units: list[Any]) -> None:
+            self._show_tree(units)
+            self.list_ous.setEnabled(True)
+
+        def failed(exc: BaseException) -> None:
+            self.tree_status.setText(f"could not list the OUs: {exc}")
+            self.list_ous.setEnabled(True)
+
+        self.page.run(lambda job: backend.ou_tree(ref, region), on_returned=done,
+                      on_errored=failed)
+
+    def _show_tree(self, units: list[Any]) -> None:
+        from PySide6.QtGui import QStandardItem
+
+        self.tree_model.removeRows(0, self.tree_model.rowCount())
+        items: dict[str, QStandardItem] = {}
+        for u in units:  # parents come before their children
+            name, ident = QStandardItem(u.name), QStandardItem(u.id)
+            for item in (name, ident):
+                item.setEditable(False)
+                item.setData(u.id, Qt.ItemDataRole.UserRole)
+            parent = items.get(u.parent_id)
+            (parent or self.tree_model.invisibleRootItem()).appendRow([name, ident])
+            items[u.id] = name
+        self.tree.expandAll()
+        self.tree_status.setText(f"{count(len(units), 'organizational unit')}, root included: pick "
+                                 "one (its accounts and those of the OUs below it)")
+        chosen = self.ou.text().strip()
+        if chosen in items:
+            self.tree.setCurrentIndex(items[chosen].index())
+
+    def _picked(self, index: Any) -> None:
+        ou = index.data(Qt.ItemDataRole.UserRole)
+        if ou:
+            self.ou.setText(str(ou))

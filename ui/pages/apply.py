@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QTableView,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from ui.errors import shown
 from ui.pages.base import BasePage
+from ui.widgets.account_progress import AccountProgressModel, progress_of
 from ui.widgets.common import MessageLabel, heading, tone
 from ui.widgets.log_pane import LogPane
 from wizard.plural import count
@@ -83,6 +85,16 @@ class ApplyPage(BasePage):
         self.stack_events.setAccessibleName("Connector stack events")
         self.stack_events.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.stack_events.setUniformItemSizes(True)
+        # consumers_from: one row per account of the OU, in a model (hundreds of accounts)
+        self.accounts_model = AccountProgressModel(self)
+        self.accounts_view = QTableView(self)
+        self.accounts_view.setModel(self.accounts_model)
+        self.accounts_view.setAccessibleName("Accounts of the organizational unit")
+        self.accounts_view.verticalHeader().hide()
+        self.accounts_view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.accounts_view.horizontalHeader().setStretchLastSection(True)
+        self.accounts_view.setWordWrap(False)
+        self.accounts_summary = QLabel(self)
         self.log = LogPane("Log", self)
 
         # --- failure panel
@@ -120,9 +132,17 @@ class ApplyPage(BasePage):
         stl.setContentsMargins(0, 0, 0, 0)
         stl.addWidget(heading("Steps"))
         stl.addWidget(self.steps, 1)
+        self.accounts_box = QWidget(self)
+        al = QVBoxLayout(self.accounts_box)
+        al.setContentsMargins(0, 0, 0, 0)
+        al.addWidget(heading("Accounts (StackSet)"))
+        al.addWidget(self.accounts_summary)
+        al.addWidget(self.accounts_view, 1)
+        self.accounts_box.hide()  # shown when a StackSet reports its first account
         upper = QSplitter(Qt.Orientation.Horizontal, self)
         upper.addWidget(steps_box)
         upper.addWidget(stack_box)
+        upper.addWidget(self.accounts_box)
         upper.setStretchFactor(0, 3)
         upper.setStretchFactor(1, 2)
         upper.setChildrenCollapsible(False)
@@ -188,7 +208,7 @@ class ApplyPage(BasePage):
 
         def work(job: Any) -> Any:
             state.set_sink(job.progress)
-            job.progress(("steps", backend.step_titles()))
+            job.progress(("steps", backend.step_titles(state.profile)))
             engine = state.engine(new_run=True)
             job.on_cancel(engine.cancel)
             return run(engine)
@@ -267,6 +287,15 @@ class ApplyPage(BasePage):
                     self._set_row(step_id, "pending")
             return
         event: Event = value
+        account = progress_of(event)
+        if account is not None:  # a StackSet's result for one account
+            self.accounts_model.update(*account)
+            self.accounts_box.show()
+            counts = self.accounts_model.counts()
+            self.accounts_summary.setText(
+                f"{count(counts.get('done', 0), 'account')} done, {counts.get('failed', 0)} failed")
+            self.log.append(event_text(event))
+            return  # its fraction is the operation's, not the whole run's
         if event.fraction is not None:
             self.progress.setValue(int(event.fraction * 100))
         if event.kind == "step-started":

@@ -81,7 +81,7 @@ class BasePage(QWizardPage):
         """
         if not self.ctx.state.warm:
             return [NOT_YET]
-        return [p for p in validate(self.profile)
+        return [p for p in validate(self.ctx.state.effective_profile())
                 if any(p.path == x.rstrip(".") or p.path.startswith(x) for x in prefixes)]
 
     def _warmed(self) -> None:

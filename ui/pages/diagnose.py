@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from ui.pages.base import REVIEW, BasePage
 from ui.widgets.common import MessageLabel, tone
+from wizard.plural import count
 
 DIAGNOSE = 8  # the page id after the eight pages of ui.pages.base
 APPLY_FIX = "`xacct-wizard apply` repairs this"
@@ -186,10 +187,11 @@ class DiagnosePage(BasePage):
         warnings = sum(1 for c in report.consumers for x in c.links if x.status == "warning")
         if broken:
             self.status.show_message(
-                f"{len(broken)} broken link(s): the analyst's query fails there.", "error")
+                f"{count(len(broken), 'broken link')}: the analyst's query fails there.", "error")
         else:
-            self.status.show_message("No link is broken" + (
-                f"; {warnings} warning(s)." if warnings else "."), "warn" if warnings else "ok")
+            tail = f"; {count(warnings, 'warning')}." if warnings else "."
+            self.status.show_message("No link is broken" + tail,
+                                     "warn" if warnings else "ok")
         self.repair.setVisible(any(x.fix == APPLY_FIX for x in broken))
 
     def link_rows(self) -> list[LinkRow]:

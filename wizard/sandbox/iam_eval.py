@@ -117,6 +117,18 @@ def caller_for_role(account: str, role_arn: str) -> Caller | None:
 
 
 def resolve_caller(access_key: str | None, region: str = "us-east-1") -> Caller:
+    """Who is calling, from the SigV4 access key, with all their identity-policy documents
+    and their account's place in the sandbox's organization (its condition keys)."""
+    import dataclasses
+
+    from wizard.sandbox.organizations import principal_org_keys
+
+    caller = _resolve_caller(access_key, region)
+    keys = principal_org_keys(caller.account_id)
+    return dataclasses.replace(caller, org_keys=keys) if keys else caller
+
+
+def _resolve_caller(access_key: str | None, region: str = "us-east-1") -> Caller:
     """Who is calling, from the SigV4 access key, with all their identity-policy documents.
 
     Keys moto does not know map to its default account (as in moto itself) and act as that

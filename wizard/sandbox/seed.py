@@ -105,11 +105,16 @@ def _create_user_with_key(iam: Any, account_id: str, user_name: str) -> StaticKe
 
 
 def _create_admin_role(iam: Any, base_account: str) -> None:
+    from wizard.sandbox.organizations import MANAGEMENT_ACCOUNT
+
+    # The base user reaches every account through it; the organization's management account
+    # too, as AWS Organizations sets the role up in its member accounts.
     trust = json.dumps({
         "Version": "2012-10-17",
         "Statement": [{
             "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{base_account}:root"},
+            "Principal": {"AWS": [f"arn:aws:iam::{base_account}:root",
+                                  f"arn:aws:iam::{MANAGEMENT_ACCOUNT}:root"]},
             "Action": "sts:AssumeRole",
         }],
     })
@@ -142,10 +147,16 @@ def seed(consumer_accounts: list[str]) -> SeedResult:
                  ({k: to_attribute_value(v) for k, v in item.items()} for item in music_items()))
     s3_backends[OWNER_ACCOUNT]["aws"].create_bucket(spill_bucket(OWNER_ACCOUNT), REGION)
 
-    # Consumer accounts B (and benchmark extras): admin role, analyst user, results bucket.
-    for account in consumer_accounts:
+    # The organization (wizard/sandbox/organizations.py): its management account, and an
+    # account outside the consumers' OU that a test (or user) can move into it.
+    from wizard.sandbox import organizations
+
+    _create_admin_role(iam_backends[organizations.MANAGEMENT_ACCOUNT]["aws"], DEFAULT_ACCOUNT_ID)
+    # Consumer accounts B (and the member accounts): admin role, analyst user, results bucket.
+    for account in [*consumer_accounts, organizations.NEWCOMER_ACCOUNT]:
         iam = iam_backends[account]["aws"]
         _create_admin_role(iam, DEFAULT_ACCOUNT_ID)
         result.analyst_keys[account] = _create_user_with_key(iam, account, ANALYST_USER)
         s3_backends[account]["aws"].create_bucket(results_bucket(account), REGION)
+    organizations.seed_organization(OWNER_ACCOUNT, consumer_accounts[0], consumer_accounts[1:])
     return result

@@ -35,11 +35,18 @@ _ACTIVE_LOCK = threading.Lock()
 _ACTIVE: Sandbox | None = None
 
 
-def example_profile_text() -> str:
-    """The complete setup profile for the sandbox (shipped copy of examples/sandbox.yaml)."""
+def example_profile_text(name: str = "sandbox.yaml") -> str:
+    """A complete setup profile for the sandbox (shipped copy of examples/sandbox.yaml; or
+    ``sandbox-org.yaml``: every account of the sandbox organization's Analytics OU)."""
     from importlib import resources
 
-    return resources.files("wizard.sandbox").joinpath("data/sandbox.yaml").read_text("utf-8")
+    return resources.files("wizard.sandbox").joinpath(f"data/{name}").read_text("utf-8")
+
+
+def _stacksets() -> Any:
+    from wizard.sandbox.stacksets import StackSetsEmulator
+
+    return StackSetsEmulator()
 
 
 class Sandbox:
@@ -87,6 +94,7 @@ class Sandbox:
         self._gc_threshold: tuple[int, int, int] | None = None
         self.athena: Any = None
         self.sar: Any = None
+        self.stacksets: Any = None
         self.seeded: SeedResult | None = None
         # Seconds every federated query waits in QUEUED before it runs: lets a test (or a demo
         # of the Cancel button) stop a query that is still in flight.
@@ -108,6 +116,15 @@ class Sandbox:
     @property
     def example_profile(self) -> Path:
         return self.state_dir / "sandbox.yaml"
+
+    @property
+    def example_org_profile(self) -> Path:
+        return self.state_dir / "sandbox-org.yaml"
+
+    @property
+    def member_accounts(self) -> list[str]:
+        """The organization's member accounts in its Analytics OU (``--accounts N``)."""
+        return self.consumer_accounts[1:]
 
     @property
     def consumer_accounts(self) -> list[str]:
@@ -170,7 +187,13 @@ class Sandbox:
         )
         from werkzeug.serving import make_server
 
-        from wizard.sandbox import cfn_resources, cloudformation, resource_policies, sts
+        from wizard.sandbox import (
+            cfn_resources,
+            cloudformation,
+            organizations,
+            resource_policies,
+            sts,
+        )
         from wizard.sandbox.athena import AthenaEmulator
         from wizard.sandbox.layer import TEMPLATE_PATH, SandboxLayer, ServiceHandlers
         from wizard.sandbox.s3_access import S3Guard
@@ -187,6 +210,7 @@ class Sandbox:
         self.athena = AthenaEmulator(self)
         self.sar = SarEmulator()
         cfn_resources.install()  # the resource types exported templates use
+        self.stacksets = _stacksets()
         moto_app = _cached_dispatcher(DomainDispatcherApplication)(create_backend_app)
         moto_app = S3Guard(moto_app)  # bucket and identity policies, as S3 evaluates them
         layer = SandboxLayer(
@@ -203,9 +227,13 @@ class Sandbox:
                                  "DescribeChangeSet": cloudformation.describe_change_set,
                                  # exported templates: the capabilities AWS asks for
                                  "CreateStack": cfn_resources.check_capabilities,
-                                 "CreateChangeSet": cfn_resources.check_capabilities},
+                                 "CreateChangeSet": cfn_resources.check_capabilities,
+                                 **self.stacksets.operations()},
                                 after={"ExecuteChangeSet":
                                        cloudformation.after_execute_change_set}),
+                ServiceHandlers("organizations",
+                                {"MoveAccount": organizations.move_account},
+                                after={"MoveAccount": organizations.after_move_account}),
                 ServiceHandlers("s3", {"PutBucketPolicy": resource_policies.put_bucket_policy}),
                 ServiceHandlers("lambda", {"AddPermission": resource_policies.add_permission},
                                 after={"AddPermission": resource_policies.after_add_permission}),
@@ -248,6 +276,9 @@ class Sandbox:
             self._thread = None
         if self.athena is not None:
             self.athena.shutdown()
+        if self.stacksets is not None:
+            self.stacksets.shutdown()
+            self.stacksets = None
         if self._warm_thread is not None:
             self._warm_thread.join(timeout=10)
             self._warm_thread = None
@@ -274,6 +305,7 @@ class Sandbox:
             raise RuntimeError("the sandbox is not running")
         self.athena.reset()
         self.sar.reset()
+        self.stacksets.reset()
         self._reset_backends()
         self.seeded = seedmod.seed(self.consumer_accounts)
 
@@ -320,6 +352,11 @@ class Sandbox:
                           f"aws_secret_access_key = {key.secret_access_key}",
                           common])
 
+        from wizard.sandbox.organizations import MANAGEMENT_ACCOUNT, NEWCOMER_ACCOUNT
+
+        role_profile("sandbox-management", MANAGEMENT_ACCOUNT)
+        role_profile("sandbox-newcomer", NEWCOMER_ACCOUNT)
+        analyst_profile("sandbox-analyst-newcomer", NEWCOMER_ACCOUNT)
         role_profile("sandbox-owner", self.OWNER_ACCOUNT)
         role_profile("sandbox-consumer", self.CONSUMER_ACCOUNT)
         analyst_profile("sandbox-analyst", self.CONSUMER_ACCOUNT)
@@ -330,6 +367,7 @@ class Sandbox:
         _atomic_write(self.config_file, "\n".join(lines))
         _atomic_write(self.credentials_file, "")
         _atomic_write(self.example_profile, example_profile_text())
+        _atomic_write(self.example_org_profile, example_profile_text("sandbox-org.yaml"))
 
 
 # --------------------------------------------------------------------------- internals

@@ -156,8 +156,14 @@ def usage_text(info: SandboxInfo) -> str:
         f"xacct-wizard sandbox: two emulated AWS accounts on {info.endpoint_url}\n"
         "  owner    111111111111  profile sandbox-owner\n"
         "  consumer 222222222222  profile sandbox-consumer (analyst user: sandbox-analyst)\n"
+        "  organization o-xactsandbx, management account 999999999999 (profile "
+        "sandbox-management):\n"
+        "    OU ou-xact-analytic (and ou-xact-reportin below it): the member accounts "
+        "(sandbox-consumer-N)\n"
+        "    OU ou-xact-onboardn: 333333333333 (sandbox-newcomer), to move into the OU\n"
         f"  AWS config file:  {info.config_file}\n"
         f"  example profile:  {info.example_profile}\n"
+        f"  organization profile: {info.example_profile.parent / 'sandbox-org.yaml'}\n"
         "\n"
         "In another terminal, either let --sandbox find this one:\n"
         f"  xacct-wizard apply --sandbox {info.example_profile} --yes\n"
@@ -172,11 +178,13 @@ def usage_text(info: SandboxInfo) -> str:
 
 
 def serve(port: int = 0, *, state_dir: Path | None = None, out: TextIO | None = None,
-          ready: threading.Event | None = None, stop: threading.Event | None = None) -> None:
+          ready: threading.Event | None = None, stop: threading.Event | None = None,
+          accounts: int = 0) -> None:
     """Run a sandbox until SIGINT/SIGTERM (or ``stop``), announcing it in the state file.
 
     ``ready``/``stop`` let a caller in another thread drive it (tests, the GUI); from the
-    command line both are left out and the signals end it.
+    command line both are left out and the signals end it. ``accounts``: member accounts in
+    the organization's Analytics OU (``--accounts N``).
     """
     from wizard.sandbox.server import Sandbox
 
@@ -194,7 +202,7 @@ def serve(port: int = 0, *, state_dir: Path | None = None, out: TextIO | None = 
     from wizard.sandbox.child import watch_owner
 
     watch_owner(stop)  # started by a GUI or CLI run: die with it (wizard.sandbox.child)
-    sandbox = Sandbox(port, state_dir=directory)
+    sandbox = Sandbox(port, state_dir=directory, extra_consumers=accounts)
     state_path: Path | None = None
     try:
         sandbox.start()

@@ -44,6 +44,8 @@ class Context:
     stack_timeout: float = 3600.0  # longest wait for a stack or change set to settle
     max_workers: int = CONSUMER_CONCURRENCY
     cache: dict[str, Any] = field(default_factory=dict)
+    # consumers_from: the organization's management (or delegated-administrator) account
+    org: Account | None = None
 
     @property
     def region(self) -> str:

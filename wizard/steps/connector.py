@@ -25,6 +25,7 @@ from wizard.connector_versions import (
 )
 from wizard.errors import AwsOperationError, InvalidInput, WizardError
 from wizard.journal import Entry
+from wizard.plural import count
 from wizard.steps.base import Context, Step, aws_call, error_code
 
 APPLICATION_ID = (
@@ -423,7 +424,7 @@ class ConnectorStep(Step):
         if desc is None or not keep:
             self._delete_change_set(change_set)
             change_set = ""
-        self.ctx.log(self.id, f"preview of {stack_name}: {len(rows)} resource change(s)",
+        self.ctx.log(self.id, f"preview of {stack_name}: {count(len(rows), 'resource change')}",
                      "owner")
         return rows, "", change_set
 

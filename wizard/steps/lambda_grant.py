@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from wizard.changes import Change
+from wizard.changes import Change, Finding
 from wizard.errors import WizardError
 from wizard.policies import sid_for, statement_by_sid, statements
 from wizard.profile import ConsumerConfig
@@ -48,6 +48,18 @@ class LambdaGrantStep(Step):
                 return None
             raise
         return json.loads(ans["Policy"])
+
+    def preflight(self) -> list[Finding]:
+        """Will a statement per consumer fit the function policy's 20 KB? (no AWS call)"""
+        from wizard.policies import policy_size
+        from wizard.steps.org_grants import per_account_budget
+
+        if not self.ctx.profile.consumers:
+            return []
+        size = policy_size(self._wanted(self.ctx.profile.consumers[0]))
+        return [f for f in per_account_budget(self.ctx, self.id, size + 1,
+                                              "connector function policy")
+                if f.severity != "info"]
 
     def _sid(self, c: ConsumerConfig) -> str:
         return sid_for("Invoke", c.account_id, c.catalog_name)

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from wizard.changes import Change
+from wizard.changes import Change, Finding
 from wizard.errors import WizardError
 from wizard.plural import count
 from wizard.policies import (
+    budget_text,
     diff_documents,
     equivalent,
     loads,
     merge_statement,
+    policy_size,
     remove_statements,
     sid_for,
     spill_grant_statement,
@@ -35,6 +37,16 @@ class SpillGrantStep(Step):
     @property
     def resource(self) -> str:
         return f"s3://{self.bucket} (bucket policy)"
+
+    def preflight(self) -> list[Finding]:
+        """Will a statement per consumer fit the bucket policy's 20 KB? (no AWS call)"""
+        from wizard.steps.org_grants import per_account_budget
+
+        if not self.ctx.profile.consumers:
+            return []
+        size = policy_size({"Statement": self._ours()[:1]}) - len('{"Statement":[]}')
+        return [f for f in per_account_budget(self.ctx, self.id, size + 1, "spill bucket policy")
+                if f.severity != "info"]
 
     def _read(self) -> dict[str, Any] | None:
         try:
@@ -71,7 +83,8 @@ class SpillGrantStep(Step):
                         if isinstance(s, dict) and s.get("Sid") not in sids])
             action = "create" if current is None else "update"
             summary = (f"allow {count(len(sids), 'consumer principal')} to read spill objects"
-                       + (f"; {count(kept, 'other statement')} kept" if kept else ""))
+                       + (f"; {count(kept, 'other statement')} kept" if kept else "")
+                       + f"; bucket policy {budget_text(policy_size(desired))}")
         return [self.change("owner", self.resource, action, summary, before=current,
                             after=desired, kind="bucket-policy", sids=sids,
                             diff=diff_documents(current, desired, "bucket policy"))]
