@@ -396,6 +396,18 @@ class Engine:
                            sleep=sleep or self.sleep,
                            cancel=cancel if cancel is not None else self.cancel_event)
 
+    def diagnose(self, consumer_id: str | None = None, *, sql: str | None = None,
+                 prepared: dict[str, Account] | None = None,
+                 max_rows: int | None = 10) -> Any:
+        """The doctor's chain for every consumer (or one): a wizard.doctor.Report."""
+        from wizard.doctor import Doctor, targets_for_profile
+
+        with _translated():
+            ctx = self.connect()
+            targets = targets_for_profile(self, consumer_id, sql=sql, prepared=prepared,
+                                          max_rows=max_rows)
+            return Doctor(ctx.owner, targets, profile=self.profile, sleep=self.sleep).run()
+
     def verify(self, sql: str | None = None, *, max_rows: int | None = 1000,
                all_accounts: bool = False) -> VerifyResult:
         """Read-only checks of every step, then the doctor's chain and the test query as EVERY

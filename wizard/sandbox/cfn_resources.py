@@ -90,12 +90,13 @@ def _models() -> list[type]:
                                   "(an application in the Serverless Application Repository)")
             app_id = str(location.get("ApplicationId", ""))
             version = str(location.get("SemanticVersion", ""))
+            repo = _repository()
             try:
-                sar.SarEmulator._check_app(app_id)
-                semver, _ = sar.SarEmulator._version(app_id, version or None)
-                values = sar.SarEmulator._parameters(
+                repo._check_app(app_id)
+                semver, _ = repo._version(app_id, version or None)
+                values = repo._parameters(
                     [{"Name": k, "Value": str(v)}
-                     for k, v in (props.get("Parameters") or {}).items()])
+                     for k, v in (props.get("Parameters") or {}).items()], semver)
             except ServiceError as err:
                 raise _validation(f"{resource_name}: {err.message}") from err
             cfn = get_backend("cloudformation")[account_id][region_name]
@@ -103,7 +104,7 @@ def _models() -> list[type]:
                     "serverlessrepo:semanticVersion": semver}
             tags.update({str(k): str(v) for k, v in (props.get("Tags") or {}).items()})
             stack = cfn.create_stack(name=resource_name,
-                                     template=json.dumps(sar.plain_template(values)),
+                                     template=json.dumps(sar.plain_template(values, semver)),
                                      parameters=values, tags=tags)
             return cls(account_id, region_name, stack)
 
@@ -392,3 +393,14 @@ def check_capabilities(req: ApiRequest) -> None:
         raise ServiceError("InsufficientCapabilitiesException",
                            f"Requires capabilities : [{', '.join(missing)}]")
     return None
+
+
+def _repository() -> Any:
+    """The running sandbox's emulated repository (its offered and withdrawn versions), or a
+    fresh one when CloudFormation runs without a sandbox (a test's bare moto)."""
+    from wizard.sandbox import server
+
+    active = server._ACTIVE
+    if active is not None and active.sar is not None:
+        return active.sar
+    return sar.SarEmulator()
