@@ -256,7 +256,7 @@ def test_failed_accounts_are_named_with_their_cause_and_only_they_are_retried(
     with pytest.raises(AwsOperationError) as err:
         engine(org).apply()
     text = err.value.explain()
-    assert "2 of 50 account(s)" in text
+    assert "2 of 50 accounts" in text
     for account in blocked:
         assert f"- {account}: The account already has a role" in text
     assert "retries only these accounts" in text

@@ -86,7 +86,7 @@ def test_apply_page_shows_200_accounts_in_one_view_without_a_widget_each(
     assert page.accounts_box.isVisibleTo(page)
     assert page.accounts_model.rowCount() == 200
     assert page.accounts_model.counts() == {"done": 198, "failed": 2}
-    assert "198 account(s) done, 2 failed" in page.accounts_summary.text()
+    assert "198 accounts done, 2 failed" in page.accounts_summary.text()
     assert page.accounts_model.status_of("222222220008") == "failed"
     assert len(page.findChildren(QWidget)) == widgets  # rows are data, not widgets
     assert elapsed < 1.0, f"200 account events took {elapsed:.2f} s on the GUI thread"
