@@ -159,6 +159,15 @@ def test_unsaved_changes_ask_before_closing(qtbot: Any, make_window: Any) -> Non
 
 
 # ------------------------------------------------------------------------------- finish
+def test_finish_is_the_last_page_with_a_finish_button_and_no_next(qtbot: Any,
+                                                                   make_window: Any) -> None:
+    window, _, _ = open_example(qtbot, make_window, page=REVIEW)
+    advance_to(qtbot, window, FINISH)
+    assert window.currentPage().isFinalPage() or window.currentPage().nextId() == -1
+    assert not window.button(QWizard.WizardButton.NextButton).isVisible()
+    assert window.button(QWizard.WizardButton.FinishButton).isVisible()
+
+
 def test_finish_shows_the_command_that_works_with_copy(qtbot: Any, make_window: Any,
                                                        tmp_path: Path) -> None:
     window, _ctx, _ = open_example(qtbot, make_window, page=REVIEW)  # on the sandbox

@@ -97,6 +97,7 @@ class FinishPage(BasePage):
         erow = QHBoxLayout()
         erow.addWidget(self.export_button, 0, Qt.AlignmentFlag.AlignTop)
         erow.addWidget(self.exported, 1)
+        erow.addStretch(0)
         crow = QHBoxLayout()
         crow.addWidget(self.command_label)
         crow.addWidget(self.command, 1)
@@ -136,6 +137,10 @@ class FinishPage(BasePage):
         self.cleaned = False
         self.saved_path: Path | None = None
         self._to_clean = 0  # what Clean up would remove or restore (0: nothing left)
+
+    def nextId(self) -> int:
+        """The last page (the Diagnose page, after it in id order, is reached from Start)."""
+        return -1
 
     def initializePage(self) -> None:
         if self.ctx.state.profile_path is not None:
