@@ -214,8 +214,13 @@ def test_cloudformation_export_deploys_on_a_fresh_sandbox(sandbox: Sandbox,
     assert outputs["ConnectorFunctionArn"] == (
         "arn:aws:lambda:us-east-1:111111111111:function:acct1dynamodb")
 
-    # the analyst's test query returns the Music rows; the other team's statement is kept
-    _assert_music_rows(_engine(sandbox.example_profile, tmp_path, "fresh.json").verify())
+    # the analyst's test query returns the Music rows, the doctor finds no broken link, and
+    # the other team's statement is kept
+    result = _engine(sandbox.example_profile, tmp_path, "fresh.json").verify()
+    _assert_music_rows(result)
+    assert result.doctor is not None and result.doctor.ok, [
+        link.to_json() for c in result.doctor.consumers for link in c.links
+        if link.status == "broken"]
     statements = _bucket_statements()
     assert OTHER_TEAM in statements
     assert len(statements) == 2
