@@ -422,8 +422,11 @@ def test_grants_through_a_group_count(healthy: Accounts) -> None:
 @pytest.mark.parametrize("same_org", [True, False])
 def test_an_organization_wide_lambda_grant(healthy: Accounts, same_org: bool) -> None:
     """Principal "*" limited by aws:PrincipalOrgID: holds for members of that organization."""
-    org = healthy.consumer.client("organizations").create_organization(
-        FeatureSet="ALL")["Organization"]["Id"]
+    orgs = healthy.consumer.client("organizations")
+    try:  # the sandbox's consumer is a member of its organization
+        org = orgs.describe_organization()["Organization"]["Id"]
+    except orgs.exceptions.AWSOrganizationsNotInUseException:
+        org = orgs.create_organization(FeatureSet="ALL")["Organization"]["Id"]
     lam = healthy.owner.client("lambda")
     lam.remove_permission(FunctionName=CATALOG, StatementId="XacctWizardInvoke")
     lam.add_permission(FunctionName=CATALOG, StatementId="OrgInvoke",
