@@ -39,7 +39,13 @@ def test_start_page_defaults_to_a_new_setup(qtbot: Any, make_window: Any) -> Non
     window.next()
     assert window.currentId() == ACCOUNTS
     assert ctx.state.profile.owner.account_id == ""
-    assert not next_enabled(window), "a blank setup cannot go further"
+    page = window.currentPage()
+    # a fresh page shows no red; Next reveals what is missing and does not go further
+    assert page.owner.account_msg.plain == "" and page.consumer.cred_msg.plain == ""
+    window.next()
+    assert window.currentId() == ACCOUNTS, "a blank setup cannot go further"
+    assert page.owner.account_msg.plain and page.consumer.account_msg.plain
+    assert not next_enabled(window)
 
 
 def test_start_page_opens_recent_profiles_and_rejects_broken_ones(
@@ -109,6 +115,40 @@ def test_accounts_page_validates_inline_and_checks_identities(
     assert "belong to account 111111111111" in page.consumer.badge.toolTip()
     assert not next_enabled(window)
     assert ctx.state.profile.consumers[0].credentials.profile == "owner-admin"
+
+
+def test_accounts_page_next_checks_unchecked_sides_and_waits_for_both(
+        qtbot: Any, make_window: Any) -> None:
+    backend = FakeBackend()
+    window, ctx = make_window(backend)
+    window.next()
+    page = window.currentPage()
+    height = page.owner.account.y(), page.owner.profile.y()
+    qtbot.keyClicks(page.owner.account, "12345")
+    assert page.owner.account_msg.plain and page.consumer.account_msg.plain == ""
+    assert page.owner.profile.y() == height[1]  # the message took its reserved line
+    page.owner.account.clear()
+    qtbot.keyClicks(page.owner.account, OWNER)
+    page.owner.profile.setCurrentIndex(page.owner.profile.findData("owner-admin"))
+    qtbot.keyClicks(page.consumer.account, CONSUMER)
+    # the consumer side uses the owner's credentials: unchecked, so Next is offered
+    page.consumer.profile.setCurrentIndex(page.consumer.profile.findData("owner-admin"))
+    assert page.consumer.check_state == "none" and next_enabled(window)
+    backend.checks.clear()
+    window.next()  # checks both sides on a worker instead of going on
+    assert window.currentId() == ACCOUNTS
+    qtbot.waitUntil(lambda: page.consumer.check_state == "error", timeout=15000)
+    assert set(backend.checks) == {"owner-admin"}  # both sides checked with what they use
+    assert "belong to account 111111111111" in page.consumer.badge.toolTip()
+    assert window.currentId() == ACCOUNTS and not next_enabled(window)
+    # fixed: Next checks the side again and goes on by itself once both pass
+    page.consumer.profile.setCurrentIndex(page.consumer.profile.findData("consumer-admin"))
+    assert next_enabled(window)
+    window.next()
+    qtbot.waitUntil(lambda: window.currentId() == CONNECTOR, timeout=15000)
+    assert "consumer-admin" in backend.checks
+    # messages reserve their line: the fields did not move when they came and went
+    assert (page.owner.account.y(), page.owner.profile.y()) == height
 
 
 def test_accounts_page_warns_about_a_profile_in_another_region(

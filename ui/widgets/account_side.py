@@ -120,13 +120,16 @@ class AccountSide(QGroupBox):
         self.region = "us-east-1"
         self._loading = False
         self._worker: Any = None
+        # Fields the admin has edited (or that came filled in): only their problems are shown,
+        # so a fresh page opens without red; the page reveals the rest when Next is pressed.
+        self.touched: set[str] = set()
 
         self.account = QLineEdit(self)
         self.account.setPlaceholderText("12 digits, e.g. 111111111111")
         self.account.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{0,12}"),
                                                               self.account))
         self.account.setAccessibleName(f"{title} account id")
-        self.account_msg = MessageLabel(self)
+        self.account_msg = MessageLabel(self, reserve=True)
 
         self.use_profile = QRadioButton("AWS named &profile", self)
         self.use_keyring = QRadioButton("Access keys in the OS &keyring", self)
@@ -143,7 +146,7 @@ class AccountSide(QGroupBox):
         self.keyring = QComboBox(self)
         self.keyring.setAccessibleName(f"{title} keyring entry")
         self.store_new = QPushButton("Store ne&w keys…", self)
-        self.cred_msg = MessageLabel(self)
+        self.cred_msg = MessageLabel(self, reserve=True)
         self.keyring_note = MessageLabel(self)  # why the keyring cannot be used, and the fix
         self.keyring_note.setAccessibleName(f"{title} keyring availability")
 
@@ -174,6 +177,9 @@ class AccountSide(QGroupBox):
         grid.addLayout(crow, 8, 0, 1, 3)
         self.setLayout(grid)
 
+        self.account.textEdited.connect(lambda *_: self._touch("account"))
+        self.profile.currentTextChanged.connect(lambda *_: self._touch("credentials"))
+        self.keyring.currentIndexChanged.connect(lambda *_: self._touch("credentials"))
         self.account.textEdited.connect(self._edited)
         self.profile.currentTextChanged.connect(self._edited)
         self.keyring.currentIndexChanged.connect(self._edited)
@@ -206,6 +212,9 @@ class AccountSide(QGroupBox):
             self._source_toggled()
         finally:
             self._loading = False
+        self.touched = {name for name, given in (("account", account_id),
+                                                 ("credentials", ref.profile or ref.keyring))
+                        if given}
         self.reset_badge()
 
     def account_id(self) -> str:
@@ -288,9 +297,14 @@ class AccountSide(QGroupBox):
         self.keyring.setEnabled(keyring)
         self.store_new.setEnabled(keyring and not self.ctx.sources.keyring_error)
 
+    def _touch(self, name: str) -> None:
+        if not self._loading:
+            self.touched.add(name)
+
     def _source_toggled(self, *_: Any) -> None:
         self._sync_source_widgets()
         if not self._loading:
+            self.touched.add("credentials")
             self._edited()
 
     def _region_note(self) -> None:
@@ -354,6 +368,7 @@ class AccountSide(QGroupBox):
     def check(self) -> None:
         """GetCallerIdentity on a worker; the badge shows the account id and ARN."""
         ref = self.credential_ref()
+        self.touched.add("credentials")
         if not (ref.profile or ref.keyring):
             self.badge.set_state("error", "Choose where the credentials come from first.")
             self.checked.emit()
@@ -372,6 +387,7 @@ class AccountSide(QGroupBox):
             self.badge.set_state("ok", f"{ident.account_id} · {ident.arn}")
             if not self.account_id():
                 self.account.setText(ident.account_id)  # fill it in, it is what we found
+                self.touched.add("account")
                 self.changed.emit()
 
         def failed(exc: BaseException) -> None:
