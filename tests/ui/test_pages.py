@@ -120,7 +120,7 @@ def test_accounts_page_validates_inline_and_checks_identities(
 def test_accounts_page_next_checks_unchecked_sides_and_waits_for_both(
         qtbot: Any, make_window: Any) -> None:
     backend = FakeBackend()
-    window, ctx = make_window(backend)
+    window, _ = make_window(backend)
     window.next()
     page = window.currentPage()
     height = page.owner.account.y(), page.owner.profile.y()
