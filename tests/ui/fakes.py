@@ -181,6 +181,8 @@ class FakeBackend:
     stored: list[tuple[str, str]] = field(default_factory=list)
     keyring: list[str] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
+    sso_approved: threading.Event = field(default_factory=threading.Event)
+    sso_sign_ins: list[str] = field(default_factory=list)
 
     def preload(self) -> None:
         pass
@@ -226,6 +228,22 @@ class FakeBackend:
                 f"The credentials for {label} belong to account {account} ({ident.arn}), but "
                 f"the setup declares account {expected} for it.")
         return ident
+
+    def sso_sign_in(self, profile: str, on_code: Callable[[Any], None],
+                    cancel: threading.Event) -> float:
+        """A stubbed device flow: shows a code, then polls until the test approves it (the
+        login is then valid: the profile's account is known again) or the page cancels."""
+        from wizard.sso import DeviceCode
+
+        self.sso_sign_ins.append(profile)
+        on_code(DeviceCode("https://device.sso.us-east-1.amazonaws.com/",
+                           "https://device.sso.us-east-1.amazonaws.com/?user_code=WXYZ-1234",
+                           "WXYZ-1234", time.time() + 600))
+        while not self.sso_approved.wait(0.02):
+            if cancel.is_set():
+                raise CredentialsError("The sign-in was cancelled.")
+        self.identities[profile] = CONSUMER if profile == "consumer-admin" else OWNER
+        return time.time() + 3600
 
     def sar_versions(self, ref: CredentialRef, region: str) -> list[str]:
         return ["2026.33.1", "2026.20.0", "2025.48.2"]

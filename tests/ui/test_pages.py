@@ -151,6 +151,38 @@ def test_accounts_page_next_checks_unchecked_sides_and_waits_for_both(
     assert (page.owner.account.y(), page.owner.profile.y()) == height
 
 
+def test_accounts_page_sso_sign_in_shows_the_code_and_checks_again(
+        qtbot: Any, make_window: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtGui import QDesktopServices
+
+    opened: list[str] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toString()))
+    backend = FakeBackend()
+    del backend.identities["consumer-admin"]  # the SSO login has expired
+    window, _, _ = open_example(qtbot, make_window, backend)
+    page = window.currentPage()
+    side = page.consumer
+    qtbot.waitUntil(lambda: side.check_state == "error", timeout=15000)
+    assert side.sign_in_button.isVisibleTo(page)  # consumer-admin is an SSO profile
+    assert not page.owner.sign_in_button.isVisibleTo(page)  # owner-admin uses keys
+    # cancelled: polling stops, nothing signed in
+    qtbot.mouseClick(side.sign_in_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "WXYZ-1234" in side.sign_in_msg.text(), timeout=15000)
+    assert opened == ["https://device.sso.us-east-1.amazonaws.com/?user_code=WXYZ-1234"]
+    assert side.sign_in_cancel.isVisibleTo(page) and not next_enabled(window)
+    qtbot.mouseClick(side.sign_in_cancel, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: side.check_state == "error", timeout=15000)
+    assert "cancelled" in side.badge.toolTip()
+    # approved: the side is checked again by itself and Next goes on
+    qtbot.mouseClick(side.sign_in_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "WXYZ-1234" in side.sign_in_msg.text(), timeout=15000)
+    backend.sso_approved.set()
+    qtbot.waitUntil(lambda: side.check_state == "ok", timeout=15000)
+    assert backend.sso_sign_ins == ["consumer-admin", "consumer-admin"]
+    assert CONSUMER in side.badge.toolTip() and next_enabled(window)
+    window.grab().save("/tmp/gui17-accounts-sso.png")
+
+
 def test_accounts_page_warns_about_a_profile_in_another_region(
         qtbot: Any, make_window: Any) -> None:
     window, _, _ = open_example(qtbot, make_window)

@@ -150,6 +150,18 @@ class AccountSide(QGroupBox):
         self.keyring_note = MessageLabel(self)  # why the keyring cannot be used, and the fix
         self.keyring_note.setAccessibleName(f"{title} keyring availability")
 
+        # IAM Identity Center: sign in from here when the profile's login is missing/expired.
+        self.sign_in_button = QPushButton("&Sign in…", self)
+        self.sign_in_button.setToolTip("Sign in to IAM Identity Center for this profile in "
+                                       "your browser (as `aws sso login` does)")
+        self.sign_in_cancel = QPushButton("Cancel sign-in", self)
+        self.sign_in_msg = QLabel(self)
+        self.sign_in_msg.setWordWrap(True)
+        self.sign_in_msg.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.sign_in_msg.hide()
+        self.sign_in_cancel.hide()
+        self._sign_in: Any = None
+
         self.check_button = QPushButton("&Check", self)
         self.check_button.setToolTip("Ask AWS who these credentials are (GetCallerIdentity)")
         self.badge = Badge(self)
@@ -175,6 +187,13 @@ class AccountSide(QGroupBox):
         crow.addWidget(self.check_button)
         crow.addWidget(self.badge, 1)
         grid.addLayout(crow, 8, 0, 1, 3)
+        srow = QHBoxLayout()
+        srow.addWidget(self.sign_in_button)
+        srow.addWidget(self.sign_in_cancel)
+        srow.addStretch(1)
+        grid.addLayout(srow, 9, 0, 1, 3)
+        grid.addWidget(self.sign_in_msg, 10, 0, 1, 3)
+        grid.setRowStretch(11, 1)  # extra height goes below: the fields never move
         self.setLayout(grid)
 
         self.account.textEdited.connect(lambda *_: self._touch("account"))
@@ -186,6 +205,8 @@ class AccountSide(QGroupBox):
         self.source.buttonToggled.connect(self._source_toggled)
         self.store_new.clicked.connect(self._store_new)
         self.check_button.clicked.connect(self.check)
+        self.sign_in_button.clicked.connect(self.sign_in)
+        self.sign_in_cancel.clicked.connect(self.cancel_sign_in)
         ctx.sources.changed.connect(self._refill)
         self._refill()
         self._source_toggled()
@@ -293,6 +314,8 @@ class AccountSide(QGroupBox):
 
     def _sync_source_widgets(self) -> None:
         keyring = self.use_keyring.isChecked()
+        named = None if keyring else self.ctx.sources.profile(self._profile_name())
+        self.sign_in_button.setVisible(named is not None and named.kind == "sso")
         self.profile.setEnabled(not keyring)
         self.keyring.setEnabled(keyring)
         self.store_new.setEnabled(keyring and not self.ctx.sources.keyring_error)
@@ -324,6 +347,8 @@ class AccountSide(QGroupBox):
     def _edited(self, *_: Any) -> None:
         if self._loading:
             return
+        self._sync_source_widgets()
+        self.cancel_sign_in()  # a sign-in for what was chosen before
         self.reset_badge()
         self._region_note()
         self.changed.emit()
@@ -353,6 +378,55 @@ class AccountSide(QGroupBox):
             self.badge.set_state("error", shown(exc, f"{self.label} keyring"))
 
         self.ctx.pool.start(store, on_returned=stored, on_errored=failed)
+
+    # ---------------------------------------------------------------- SSO sign-in
+    def sign_in(self) -> None:
+        """The device flow on a worker: the page shows the URL and code, the browser opens
+        at the URL (the code is in it), and the side is checked again once signed in."""
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        name = self._profile_name()
+        backend = self.ctx.backend
+        self.sign_in_button.setEnabled(False)
+        self.sign_in_cancel.show()
+        self.sign_in_msg.setText(f"Starting the IAM Identity Center sign-in for {name}…")
+        self.sign_in_msg.show()
+        self.badge.set_state("busy", "Signing in…")
+
+        def run(job: Any) -> Any:
+            return backend.sso_sign_in(name, job.progress, job.cancel_event)
+
+        def code(device: Any) -> None:
+            self.sign_in_msg.setText(
+                f"In the browser, sign in and approve code {device.user_code} "
+                f"(opened at {device.verification_uri}; open it yourself if it did not "
+                "appear). Waiting for the approval…")
+            self.sign_in_msg.setAccessibleDescription(device.user_code)
+            QDesktopServices.openUrl(QUrl(device.verification_uri_complete))
+
+        def done(_: Any) -> None:
+            self.sign_in_msg.setText(f"Signed in as profile {name}.")
+            self.check()
+
+        def failed(exc: BaseException) -> None:
+            self.sign_in_msg.setText("")
+            self.sign_in_msg.hide()
+            self.badge.set_state("error", shown(exc, f"{self.label} sign-in"))
+            self.checked.emit()
+
+        def finished() -> None:
+            self._sign_in = None
+            self.sign_in_button.setEnabled(True)
+            self.sign_in_cancel.hide()
+
+        self._sign_in = self.ctx.pool.start(run, on_progress=code, on_returned=done,
+                                            on_errored=failed, on_finished=finished)
+
+    def cancel_sign_in(self) -> None:
+        """Stop polling: the worker sees the cancel at its next poll and ends."""
+        if self._sign_in is not None:
+            self._sign_in.cancel()
 
     # ---------------------------------------------------------------- check
     def reset_badge(self) -> None:
