@@ -308,6 +308,24 @@ def test_connector_page_versions_newest_first_and_inline_validation(
     assert page.memory.value() == 3008
 
 
+def test_connector_page_keeps_the_versions_across_back_and_next(
+        qtbot: Any, make_window: Any) -> None:
+    window, ctx, _ = open_example(qtbot, make_window, page=CONNECTOR)
+    page = window.currentPage()
+    qtbot.waitUntil(lambda: page.version.count() == 4, timeout=15000)
+    page.version.setCurrentIndex(page.version.findData("2026.20.0"))
+    window.back()
+    assert window.currentId() == ACCOUNTS
+    advance_to(qtbot, window, CONNECTOR)
+    # still every version, the pinned one chosen, and the count matches the list
+    assert [page.version.itemData(i) for i in range(page.version.count())] == [
+        "latest", "2026.33.1", "2026.20.0", "2025.48.2"]
+    assert page.version.currentData() == "2026.20.0"
+    assert page.version_status.text() == "3 versions"
+    assert ctx.state.profile.connector.application_version == "2026.20.0"
+    window.grab().save("/tmp/gui17-connector.png")
+
+
 # ------------------------------------------------------------------------------- access
 def test_access_page_principal_picker_and_consumers(qtbot: Any, make_window: Any) -> None:
     window, ctx, _ = open_example(qtbot, make_window, page=ACCESS)
