@@ -342,8 +342,10 @@ def test_access_page_principal_picker_and_consumers(qtbot: Any, make_window: Any
     assert page.query_as.currentText() == "profile analyst"  # the example's query_credentials
     page.query_as.setCurrentIndex(0)  # assume the role: fine for a role
     assert page.query_as_msg.plain == ""
-    page.principal.setCurrentIndex(0)  # a user with no query credentials: warned
-    assert "user" in page.query_as_msg.plain
+    page.principal.setCurrentIndex(0)  # a user with no query credentials: held here
+    assert "user" in page.query_as_msg.plain and not next_enabled(window)
+    page.query_as.setCurrentIndex(page.query_as.findData("profile:analyst"))
+    qtbot.waitUntil(lambda: next_enabled(window), timeout=15000)
     page.results.setText("not-an-s3-uri")
     assert page.results_msg.plain
     assert not next_enabled(window)
@@ -360,6 +362,40 @@ def test_access_page_principal_picker_and_consumers(qtbot: Any, make_window: Any
     assert ctx.state.profile.consumers[1].account_id == "333333333333"
     page.remove.click()
     assert page.list.count() == 1 and len(ctx.state.profile.consumers) == 1
+
+
+def test_access_page_offers_principals_only_of_the_declared_account(
+        qtbot: Any, make_window: Any) -> None:
+    backend = FakeBackend()
+    window, ctx, _ = open_example(qtbot, make_window, backend, page=CONNECTOR)
+    # the consumer's credentials now answer for the owner's account (a changed AWS config)
+    backend.identities["consumer-admin"] = OWNER
+    advance_to(qtbot, window, ACCESS)
+    page = window.currentPage()
+    qtbot.waitUntil(lambda: "could not list" in page.principal_status.text(), timeout=15000)
+    assert page.principal.count() == 0  # no principal of another account is ever offered
+    assert "belong to account 111111111111" in page.principal_status.text()
+
+
+def test_access_page_checks_a_user_principals_query_credentials(
+        qtbot: Any, make_window: Any) -> None:
+    window, ctx, backend = open_example(qtbot, make_window, page=ACCESS)
+    page = window.currentPage()
+    qtbot.waitUntil(lambda: page.query_as_msg.plain.startswith("✓"), timeout=15000)
+    assert "user/analyst" in page.query_as_msg.plain and next_enabled(window)
+    # the keys of someone else: their ARN is not the principal, Next is held
+    page.query_as.setCurrentIndex(page.query_as.findData("profile:consumer-admin"))
+    qtbot.waitUntil(lambda: "not the principal" in page.query_as_msg.plain, timeout=15000)
+    assert not next_enabled(window)
+    window.grab().save("/tmp/gui17-access.png")
+    # keys of another account: refused with the account named
+    page.query_as.setCurrentIndex(page.query_as.findData("profile:owner-admin"))
+    qtbot.waitUntil(lambda: "belong to account 111111111111" in page.query_as_msg.plain,
+                    timeout=15000)
+    assert not next_enabled(window)
+    page.query_as.setCurrentIndex(page.query_as.findData("profile:analyst"))
+    qtbot.waitUntil(lambda: next_enabled(window), timeout=15000)
+    assert ctx.state.profile.consumers[0].query_credentials.profile == "analyst"
 
 
 # ------------------------------------------------------------------------------- review
