@@ -367,7 +367,7 @@ def test_access_page_principal_picker_and_consumers(qtbot: Any, make_window: Any
 def test_access_page_offers_principals_only_of_the_declared_account(
         qtbot: Any, make_window: Any) -> None:
     backend = FakeBackend()
-    window, ctx, _ = open_example(qtbot, make_window, backend, page=CONNECTOR)
+    window, _, _ = open_example(qtbot, make_window, backend, page=CONNECTOR)
     # the consumer's credentials now answer for the owner's account (a changed AWS config)
     backend.identities["consumer-admin"] = OWNER
     advance_to(qtbot, window, ACCESS)
@@ -379,7 +379,7 @@ def test_access_page_offers_principals_only_of_the_declared_account(
 
 def test_access_page_checks_a_user_principals_query_credentials(
         qtbot: Any, make_window: Any) -> None:
-    window, ctx, backend = open_example(qtbot, make_window, page=ACCESS)
+    window, ctx, _ = open_example(qtbot, make_window, page=ACCESS)
     page = window.currentPage()
     qtbot.waitUntil(lambda: page.query_as_msg.plain.startswith("✓"), timeout=15000)
     assert "user/analyst" in page.query_as_msg.plain and next_enabled(window)

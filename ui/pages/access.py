@@ -452,8 +452,9 @@ class AccessPage(BasePage):
             if ident.arn.lower() == arn.lower():
                 self._query_checks[key] = ("ok", f"✓ {ref.describe()} is {ident.arn}")
             else:
+                who = ref.describe().capitalize()
                 self._query_checks[key] = (
-                    "error", f"{ref.describe().capitalize()} is {ident.arn}, not the principal {arn}: pick "
+                    "error", f"{who} is {ident.arn}, not the principal {arn}: pick "
                              f"the credentials of {c.principal_name} itself.")
 
         def failed(exc: BaseException) -> None:
