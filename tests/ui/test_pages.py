@@ -537,6 +537,27 @@ def test_finish_page_saves_the_profile_and_cleans_up(qtbot: Any, make_window: An
     assert "clean up: done" in page.log.text()
 
 
+def test_the_edited_test_query_is_saved_in_the_profile(qtbot: Any, make_window: Any,
+                                                       tmp_path: Path) -> None:
+    window, _, _ = open_example(qtbot, make_window, page=QUERY)
+    page = window.currentPage()
+    default = page.sql.toPlainText()
+    assert default.strip()
+    edited = 'SELECT artist FROM "acct1dynamodb"."default"."music" LIMIT 5'
+    page.sql.setPlainText(edited)
+    advance_to(qtbot, window, FINISH)
+    out = tmp_path / "saved.yaml"
+    assert window.currentPage().save_to(out)
+    assert load_profile(out).test_query == edited
+    # the default query is saved as no key at all (the default then follows the catalog)
+    window.back()
+    page.sql.setPlainText(default)
+    advance_to(qtbot, window, FINISH)
+    assert window.currentPage().save_to(out)
+    assert load_profile(out).test_query == ""
+    assert "test_query" not in out.read_text()
+
+
 def test_finish_page_refuses_to_save_an_invalid_profile(qtbot: Any, make_window: Any,
                                                        tmp_path: Path) -> None:
     window, ctx, _ = open_example(qtbot, make_window, page=REVIEW)

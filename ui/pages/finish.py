@@ -186,7 +186,7 @@ class FinishPage(BasePage):
     def save_to(self, path: Path) -> bool:
         """Write the profile (validated, atomic, never a secret) and remember it as recent."""
         try:
-            save_profile(self.ctx.state.effective_profile(), path)
+            save_profile(self.ctx.state.profile_to_save(), path)
         except ProfileError as exc:
             self.saved.show_message(f"Not saved:\n{exc}")
             log_shown(f"Not saved:\n{exc}", "Finish")
