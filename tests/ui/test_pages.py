@@ -71,6 +71,32 @@ def test_start_page_opens_recent_profiles_and_rejects_broken_ones(
     assert ctx.state.profile.owner.account_id == OWNER
 
 
+def test_start_page_highlights_the_file_given_on_the_command_line(
+        qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    save_profile(example_profile(), first)
+    other = example_profile()
+    other.connector.catalog_name = "second"
+    other.consumers[0].catalog_name = "second"
+    save_profile(other, second)
+    settings = GuiSettings(recent=[str(first), str(second)], last_profile=str(first))
+    window, ctx = make_window(FakeBackend(), settings=settings, profile_path=str(second))
+    page = window.currentPage()
+    assert page.recent.currentRow() == 1
+    assert [i.text() for i in page.recent.selectedItems()] == ["second.yaml"]
+    qtbot.waitUntil(lambda: next_enabled(window), timeout=15000)
+    window.grab().save("/tmp/gui17-start.png")
+    window.next()
+    assert ctx.state.profile_path == second
+    assert ctx.state.profile.connector.catalog_name == "second"
+    # a file not in the list: nothing highlighted
+    third = tmp_path / "third.yaml"
+    save_profile(example_profile(), third)
+    window2, _ = make_window(FakeBackend(), settings=GuiSettings(
+        recent=[str(first)], last_profile=str(first)), profile_path=str(third))
+    assert window2.currentPage().recent.selectedItems() == []
+
+
 def test_start_page_sandbox_failure_is_shown_and_blocks_next(
         qtbot: Any, make_window: Any) -> None:
     window, _ = make_window(FakeBackend())  # FakeBackend.start_sandbox raises
