@@ -140,8 +140,23 @@ class FakeEngine:
         return [Change(s, "owner", s, "create") for s, _ in STEPS]
 
     def plan_destroy(self) -> Plan:
-        return Plan(changes=[Change(s, "owner", s, "delete") for s, _ in reversed(STEPS)
-                             if s in self.backend.done_steps])
+        """What clean-up does; the spill bucket's policy is restored to the other team's
+        statement alone (written in another form than S3 reads it back: lists, not values)."""
+        changes = []
+        for s, _ in reversed(STEPS):
+            if s not in self.backend.done_steps:
+                continue
+            if s == "spill-grant":
+                restored = {"Version": "2012-10-17", "Statement": [
+                    {**OTHER, "Principal": {"AWS": [OTHER["Principal"]["AWS"]]},
+                     "Action": [OTHER["Action"]], "Resource": [OTHER["Resource"]]}]}
+                changes.append(Change(s, "owner", "s3://spill-a (bucket policy)", "update",
+                                      before={"Version": "2012-10-17",
+                                              "Statement": [OTHER, OURS]},
+                                      after=restored, kind="bucket-policy"))
+            else:
+                changes.append(Change(s, "owner", s, "delete"))
+        return Plan(changes=changes)
 
     def destroy(self) -> list[Change]:
         out = []

@@ -15,6 +15,7 @@ from tests.ui.helpers import advance_to, next_enabled
 from ui.pages.base import ACCESS, ACCOUNTS, APPLY, CONNECTOR, FINISH, QUERY, REVIEW, START
 from ui.settings import GuiSettings
 from ui.widgets.account_side import StoreKeysDialog
+from ui.widgets.common import tone
 from wizard.changes import Finding
 from wizard.profile import load_profile, save_profile
 
@@ -561,6 +562,14 @@ def test_finish_page_saves_the_profile_and_cleans_up(qtbot: Any, make_window: An
     qtbot.waitUntil(lambda: page.summary.topLevelItemCount() == 2 and page.summary
                     .topLevelItem(0).child(0).text(1) == "not there", timeout=15000)
     assert "clean up: done" in page.log.text()
+    # the spill bucket's policy is back as it was: restored, not "exists, differs"
+    owner = page.summary.topLevelItem(0)
+    rows = {owner.child(i).text(0): owner.child(i) for i in range(owner.childCount())}
+    policy = rows["s3://spill-a (bucket policy)"]
+    assert policy.text(1) == "restored as before"
+    assert policy.foreground(1).color() == tone("ok")
+    assert "0 of 3 resources" in page.status.text()
+    window.grab().save("/tmp/gui17-finish.png")
 
 
 def test_the_edited_test_query_is_saved_in_the_profile(qtbot: Any, make_window: Any,
