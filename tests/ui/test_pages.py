@@ -153,7 +153,8 @@ def test_accounts_page_next_checks_unchecked_sides_and_waits_for_both(
     height = page.owner.account.y(), page.owner.profile.y()
     qtbot.keyClicks(page.owner.account, "12345")
     assert page.owner.account_msg.plain and page.consumer.account_msg.plain == ""
-    assert page.owner.profile.y() == height[1]  # the message took its reserved line
+    assert page.owner.profile.y() == height[1]  # the message took its reserved lines
+    window.grab().save("/tmp/gui17-accounts-error.png")
     page.owner.account.clear()
     qtbot.keyClicks(page.owner.account, OWNER)
     page.owner.profile.setCurrentIndex(page.owner.profile.findData("owner-admin"))
@@ -312,7 +313,10 @@ def test_connector_page_versions_newest_first_and_inline_validation(
     qtbot.waitUntil(lambda: page.bucket.count() == 2, timeout=15000)
     assert next_enabled(window)
     page.catalog.setText("Bad Name!")
-    assert page.catalog_msg.plain
+    # said in words with an example, not as the template's raw pattern
+    assert "lowercase letters, digits" in page.catalog_msg.plain
+    assert "e.g. acct1dynamodb" in page.catalog_msg.plain
+    assert "^" not in page.catalog_msg.plain and "{1,64}" not in page.catalog_msg.plain
     assert not next_enabled(window)
     page.catalog.setText("acct1dynamodb")
     assert next_enabled(window)

@@ -129,7 +129,7 @@ class AccountSide(QGroupBox):
         self.account.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{0,12}"),
                                                               self.account))
         self.account.setAccessibleName(f"{title} account id")
-        self.account_msg = MessageLabel(self, reserve=True)
+        self.account_msg = MessageLabel(self, reserve=2)
 
         self.use_profile = QRadioButton("AWS named &profile", self)
         self.use_keyring = QRadioButton("Access keys in the OS &keyring", self)
@@ -146,7 +146,7 @@ class AccountSide(QGroupBox):
         self.keyring = QComboBox(self)
         self.keyring.setAccessibleName(f"{title} keyring entry")
         self.store_new = QPushButton("Store ne&w keys…", self)
-        self.cred_msg = MessageLabel(self, reserve=True)
+        self.cred_msg = MessageLabel(self, reserve=2)
         self.keyring_note = MessageLabel(self)  # why the keyring cannot be used, and the fix
         self.keyring_note.setAccessibleName(f"{title} keyring availability")
 

@@ -47,11 +47,11 @@ def mono_font() -> QFont:
 class MessageLabel(QLabel):
     """An inline message under a field: hidden when empty, coloured by severity.
 
-    ``reserve``: keep one line's height when empty instead of hiding, so that a message
-    coming and going does not move the widgets under the pointer.
+    ``reserve``: keep that many lines' height even when empty instead of hiding, so that a
+    message coming and going does not move the widgets under the pointer.
     """
 
-    def __init__(self, parent: QWidget | None = None, reserve: bool = False) -> None:
+    def __init__(self, parent: QWidget | None = None, reserve: int = 0) -> None:
         super().__init__(parent)
         self.setWordWrap(True)
         self.setTextFormat(Qt.TextFormat.RichText)
@@ -59,7 +59,7 @@ class MessageLabel(QLabel):
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._reserve = reserve
         if reserve:
-            self.setMinimumHeight(self.fontMetrics().height())
+            self.setMinimumHeight(self.fontMetrics().lineSpacing() * reserve)
         else:
             self.hide()
         self._plain = ""
