@@ -17,7 +17,7 @@ from ui.settings import GuiSettings
 from ui.widgets.account_side import StoreKeysDialog
 from ui.widgets.common import tone
 from wizard.changes import Finding
-from wizard.profile import load_profile, save_profile
+from wizard.profile import CredentialRef, load_profile, save_profile
 
 
 def open_example(qtbot: Any, make_window: Any, backend: FakeBackend | None = None,
@@ -196,6 +196,7 @@ def test_accounts_page_sso_sign_in_shows_the_code_and_checks_again(
     # cancelled: polling stops, nothing signed in
     qtbot.mouseClick(side.sign_in_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "WXYZ-1234" in side.sign_in_msg.text(), timeout=15000)
+    window.grab().save("/tmp/gui17-accounts-sso-code.png")
     assert opened == ["https://device.sso.us-east-1.amazonaws.com/?user_code=WXYZ-1234"]
     assert side.sign_in_cancel.isVisibleTo(page) and not next_enabled(window)
     qtbot.mouseClick(side.sign_in_cancel, Qt.MouseButton.LeftButton)
@@ -391,6 +392,13 @@ def test_access_page_principal_picker_and_consumers(qtbot: Any, make_window: Any
     page.results.setText("s3://results-c/q/")
     assert next_enabled(window), [str(p) for p in page._problems]
     assert ctx.state.profile.consumers[1].account_id == "333333333333"
+    # consumer 1's user principal loses its query credentials: Next is held on consumer 2 too
+    ctx.state.profile.consumers[0].query_credentials = None
+    page.refresh()
+    assert not next_enabled(window)
+    ctx.state.profile.consumers[0].query_credentials = CredentialRef(profile="analyst")
+    page.refresh()
+    qtbot.waitUntil(lambda: next_enabled(window), timeout=15000)
     page.remove.click()
     assert page.list.count() == 1 and len(ctx.state.profile.consumers) == 1
 

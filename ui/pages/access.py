@@ -404,7 +404,12 @@ class AccessPage(BasePage):
         query_problem = m(mine, f"{p}.query_credentials")
         state, note = self._query_identity(c) if c is not None and not query_problem \
             else ("", None)
-        self._query_state = state
+        # every consumer whose principal is a user needs its query credentials checked, not
+        # only the one shown (the others are checked on workers too)
+        others = [self._query_identity(x)[0] for j, x in enumerate(self.profile.consumers)
+                  if j != i and not self.org_mode]
+        self._query_state = state if state not in ("", "ok") else next(
+            (o for o in others if o not in ("", "ok")), state)
         self.query_as_msg.show_message(query_problem or note,
                                        "error" if query_problem or state == "error" else
                                        "ok" if state == "ok" else "muted")
