@@ -197,6 +197,8 @@ def test_accounts_page_sso_sign_in_shows_the_code_and_checks_again(
     qtbot.mouseClick(side.sign_in_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "WXYZ-1234" in side.sign_in_msg.text(), timeout=15000)
     window.grab().save("/tmp/gui17-accounts-sso-code.png")
+    assert page.cross_msg.plain == ""  # signing in: no stale "fix the credentials" hint
+    assert not side.check_button.isEnabled()
     assert opened == ["https://device.sso.us-east-1.amazonaws.com/?user_code=WXYZ-1234"]
     assert side.sign_in_cancel.isVisibleTo(page) and not next_enabled(window)
     qtbot.mouseClick(side.sign_in_cancel, Qt.MouseButton.LeftButton)

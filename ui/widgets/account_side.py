@@ -8,6 +8,7 @@ never echoed back, and cleared as soon as the keys are in the OS keyring.
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QRegularExpression, Qt, Signal
@@ -157,6 +158,7 @@ class AccountSide(QGroupBox):
         self.sign_in_cancel = QPushButton("Cancel sign-in", self)
         self.sign_in_msg = QLabel(self)
         self.sign_in_msg.setWordWrap(True)
+        self.sign_in_msg.setTextFormat(Qt.TextFormat.RichText)
         self.sign_in_msg.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.sign_in_msg.hide()
         self.sign_in_cancel.hide()
@@ -390,23 +392,26 @@ class AccountSide(QGroupBox):
         backend = self.ctx.backend
         self.sign_in_button.setEnabled(False)
         self.sign_in_cancel.show()
-        self.sign_in_msg.setText(f"Starting the IAM Identity Center sign-in for {name}…")
+        self.sign_in_msg.setText(f"Starting the IAM Identity Center sign-in for "
+                                 f"{html.escape(name)}…")
         self.sign_in_msg.show()
         self.badge.set_state("busy", "Signing in…")
+        self.check_button.setEnabled(False)
+        self.checked.emit()  # the page's verdict follows the badge (no stale ✗ hint)
 
         def run(job: Any) -> Any:
             return backend.sso_sign_in(name, job.progress, job.cancel_event)
 
         def code(device: Any) -> None:
             self.sign_in_msg.setText(
-                f"In the browser, sign in and approve code {device.user_code} "
-                f"(opened at {device.verification_uri}; open it yourself if it did not "
-                "appear). Waiting for the approval…")
+                f"In the browser, sign in and approve code <b>{html.escape(device.user_code)}"
+                f"</b> (opened at {html.escape(device.verification_uri)}; open it yourself if "
+                "it did not appear). Waiting for the approval…")
             self.sign_in_msg.setAccessibleDescription(device.user_code)
             QDesktopServices.openUrl(QUrl(device.verification_uri_complete))
 
         def done(_: Any) -> None:
-            self.sign_in_msg.setText(f"Signed in as profile {name}.")
+            self.sign_in_msg.setText(f"Signed in as profile {html.escape(name)}.")
             self.check()
 
         def failed(exc: BaseException) -> None:
@@ -417,6 +422,7 @@ class AccountSide(QGroupBox):
 
         def finished() -> None:
             self._sign_in = None
+            self.check_button.setEnabled(True)
             self.sign_in_button.setEnabled(True)
             self.sign_in_cancel.hide()
 
