@@ -252,8 +252,7 @@ def build(backend: Backend | None = None, *, sandbox: bool = False,
         window.mfa_bridge = bridge  # type: ignore[attr-defined]
     start: StartPage = window.pages[START]  # type: ignore[assignment]
     if profile_path and not sandbox:
-        start.open.setChecked(True)
-        start.load(Path(profile_path).expanduser())
+        start.open_path(Path(profile_path))
     if read_sources:
         ctx.sources.reload(pool, backend)
     return window, ctx

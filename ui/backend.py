@@ -164,6 +164,18 @@ class Backend:
             self.sessions().forget(ref)  # a fixed config or a new login is read next time
             raise
 
+    def sso_sign_in(self, profile: str, on_code: Callable[[Any], None],
+                    cancel: threading.Event) -> Any:
+        """IAM Identity Center device sign-in for ``profile`` (``wizard.sso.sign_in``): blocks
+        while it polls, so call it from a worker. The side's cached session is dropped so the
+        next check reads the new login."""
+        self._wait_warm()
+        from wizard.sso import sign_in
+
+        expires = sign_in(profile, on_code=on_code, cancel=cancel)
+        self.sessions().forget(CredentialRef(profile=profile))
+        return expires
+
     # ---------------------------------------------------------------- pickers
     def sar_versions(self, ref: CredentialRef, region: str) -> list[str]:
         self._wait_warm()

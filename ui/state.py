@@ -71,6 +71,10 @@ class WizardState(QObject):
         self._sink: Callable[[Event], None] = lambda e: None
         self.warm = False
         self._saved: dict[str, Any] | None = None  # the profile as last opened or saved
+        # The Test query page's SQL as the admin left it ("" = the default query; None = not
+        # edited). Kept beside the profile, not in it: editing the SQL does not change the
+        # setup (Review and Apply stay current); Finish writes it as ``test_query``.
+        self.test_sql: str | None = None
 
     @property
     def applied(self) -> bool:
@@ -98,6 +102,7 @@ class WizardState(QObject):
         self.profile_path = path
         self.plan = None
         self.applied = False
+        self.test_sql = None
         # Opened, blank or the sandbox's example: nothing typed yet that closing would lose.
         self.mark_saved()
         self.profile_replaced.emit()
@@ -117,6 +122,13 @@ class WizardState(QObject):
         if self.profile.consumers_from is None:
             return self.profile
         return dataclasses.replace(self.profile, consumers=[])
+
+    def profile_to_save(self) -> SetupProfile:
+        """The profile as saved: the effective one with the test query as last edited."""
+        profile = self.effective_profile()
+        if self.test_sql is None:
+            return profile
+        return dataclasses.replace(profile, test_query=self.test_sql)
 
     def snapshot(self) -> dict[str, Any]:
         """The profile as plain data: what decides whether the engine is still current."""

@@ -206,7 +206,7 @@ def check_account_id(value: object) -> str | None:
     if not isinstance(value, str):
         return expected("a 12-digit account id in quotes", value)
     if not _ACCOUNT_ID.fullmatch(value):
-        return f"must be exactly 12 digits, got {show(value)}"
+        return f"must be exactly 12 digits, e.g. 111111111111; got {show(value)}"
     return None
 
 
@@ -222,8 +222,8 @@ def check_catalog_name(value: object) -> str | None:
         lower = value.lower()
         hint = f"; try {lower!r}" if lower != value and _CATALOG.fullmatch(lower) else ""
         return (
-            f"may contain only lowercase letters, digits, '-' and '_', got {show(value)} (it is "
-            f"the Lambda function name: ^[a-z0-9-_]{{1,64}}$){hint}"
+            f"must be 1-64 lowercase letters, digits, '-' or '_' (it is also the Lambda "
+            f"function's name), e.g. acct1dynamodb; got {show(value)}{hint}"
         )
     if value in RESERVED_CATALOGS:
         return f"{value!r} is reserved by Athena; choose another name"
@@ -241,7 +241,7 @@ def check_consumer_catalog_name(value: object) -> str | None:
     if not _CONSUMER_CATALOG.fullmatch(value):
         return (
             "may contain only letters, digits, '_', '@' and '-' (Athena catalog names), "
-            f"got {show(value)}"
+            f"e.g. acct1dynamodb; got {show(value)}"
         )
     if value.lower() in RESERVED_CATALOGS:
         return f"{value!r} is reserved by Athena; choose another name"
@@ -260,7 +260,7 @@ def check_stack_name(value: object) -> str | None:
         why = " ('_' is not allowed)" if "_" in value else ""
         return (
             "CloudFormation stack names start with a letter and contain only letters, digits "
-            f"and '-'{why}, got {show(value)}"
+            f"and '-'{why}, e.g. serverlessrepo-acct1dynamodb; got {show(value)}"
         )
     return None
 
@@ -281,7 +281,7 @@ def check_bucket(value: object) -> str | None:
         hint = " (bucket names are lowercase)" if value.lower() != value else ""
         return (
             f"bucket names contain only lowercase letters, digits, '.' and '-'{hint}, "
-            f"got {show(value)}"
+            f"e.g. example-spill-bucket; got {show(value)}"
         )
     if not (value[0].isalnum() and value[-1].isalnum()):
         return f"bucket names start and end with a letter or digit, got {show(value)}"
@@ -309,7 +309,7 @@ def _check_key_prefix(prefix: str) -> str | None:
     if not _KEY_CHARS.fullmatch(prefix):
         return (
             "may contain only letters, digits, '/' and !_.'()=- (no '*' or '?': it becomes "
-            f"part of an IAM policy resource), got {show(prefix)}"
+            f"part of an IAM policy resource), e.g. athena-spill/team1; got {show(prefix)}"
         )
     if "//" in prefix:
         return f"cannot contain '//' (an empty folder name), got {show(prefix)}"

@@ -140,8 +140,23 @@ class FakeEngine:
         return [Change(s, "owner", s, "create") for s, _ in STEPS]
 
     def plan_destroy(self) -> Plan:
-        return Plan(changes=[Change(s, "owner", s, "delete") for s, _ in reversed(STEPS)
-                             if s in self.backend.done_steps])
+        """What clean-up does; the spill bucket's policy is restored to the other team's
+        statement alone (written in another form than S3 reads it back: lists, not values)."""
+        changes = []
+        for s, _ in reversed(STEPS):
+            if s not in self.backend.done_steps:
+                continue
+            if s == "spill-grant":
+                restored = {"Version": "2012-10-17", "Statement": [
+                    {**OTHER, "Principal": {"AWS": [OTHER["Principal"]["AWS"]]},
+                     "Action": [OTHER["Action"]], "Resource": [OTHER["Resource"]]}]}
+                changes.append(Change(s, "owner", "s3://spill-a (bucket policy)", "update",
+                                      before={"Version": "2012-10-17",
+                                              "Statement": [OTHER, OURS]},
+                                      after=restored, kind="bucket-policy"))
+            else:
+                changes.append(Change(s, "owner", s, "delete"))
+        return Plan(changes=changes)
 
     def destroy(self) -> list[Change]:
         out = []
@@ -181,6 +196,8 @@ class FakeBackend:
     stored: list[tuple[str, str]] = field(default_factory=list)
     keyring: list[str] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
+    sso_approved: threading.Event = field(default_factory=threading.Event)
+    sso_sign_ins: list[str] = field(default_factory=list)
 
     def preload(self) -> None:
         pass
@@ -226,6 +243,22 @@ class FakeBackend:
                 f"The credentials for {label} belong to account {account} ({ident.arn}), but "
                 f"the setup declares account {expected} for it.")
         return ident
+
+    def sso_sign_in(self, profile: str, on_code: Callable[[Any], None],
+                    cancel: threading.Event) -> float:
+        """A stubbed device flow: shows a code, then polls until the test approves it (the
+        login is then valid: the profile's account is known again) or the page cancels."""
+        from wizard.sso import DeviceCode
+
+        self.sso_sign_ins.append(profile)
+        on_code(DeviceCode("https://device.sso.us-east-1.amazonaws.com/",
+                           "https://device.sso.us-east-1.amazonaws.com/?user_code=WXYZ-1234",
+                           "WXYZ-1234", time.time() + 600))
+        while not self.sso_approved.wait(0.02):
+            if cancel.is_set():
+                raise CredentialsError("The sign-in was cancelled.")
+        self.identities[profile] = CONSUMER if profile == "consumer-admin" else OWNER
+        return time.time() + 3600
 
     def sar_versions(self, ref: CredentialRef, region: str) -> list[str]:
         return ["2026.33.1", "2026.20.0", "2025.48.2"]

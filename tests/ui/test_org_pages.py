@@ -31,7 +31,8 @@ def test_access_page_every_account_of_an_ou_with_the_ou_picker(
         qtbot: Any, make_window: Any, tmp_path: Path) -> None:
     window, ctx, backend = open_at(qtbot, make_window, ACCESS)
     page = window.currentPage()
-    assert page.mode_accounts.isChecked() and next_enabled(window)
+    assert page.mode_accounts.isChecked()
+    qtbot.waitUntil(lambda: next_enabled(window), timeout=15000)  # query credentials checked
 
     page.mode_org.click()
     assert page.stack.currentWidget() is page.org

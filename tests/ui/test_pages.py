@@ -15,8 +15,9 @@ from tests.ui.helpers import advance_to, next_enabled
 from ui.pages.base import ACCESS, ACCOUNTS, APPLY, CONNECTOR, FINISH, QUERY, REVIEW, START
 from ui.settings import GuiSettings
 from ui.widgets.account_side import StoreKeysDialog
+from ui.widgets.common import tone
 from wizard.changes import Finding
-from wizard.profile import load_profile, save_profile
+from wizard.profile import CredentialRef, load_profile, save_profile
 
 
 def open_example(qtbot: Any, make_window: Any, backend: FakeBackend | None = None,
@@ -39,7 +40,13 @@ def test_start_page_defaults_to_a_new_setup(qtbot: Any, make_window: Any) -> Non
     window.next()
     assert window.currentId() == ACCOUNTS
     assert ctx.state.profile.owner.account_id == ""
-    assert not next_enabled(window), "a blank setup cannot go further"
+    page = window.currentPage()
+    # a fresh page shows no red; Next reveals what is missing and does not go further
+    assert page.owner.account_msg.plain == "" and page.consumer.cred_msg.plain == ""
+    window.next()
+    assert window.currentId() == ACCOUNTS, "a blank setup cannot go further"
+    assert page.owner.account_msg.plain and page.consumer.account_msg.plain
+    assert not next_enabled(window)
 
 
 def test_start_page_opens_recent_profiles_and_rejects_broken_ones(
@@ -63,6 +70,32 @@ def test_start_page_opens_recent_profiles_and_rejects_broken_ones(
     window.next()
     assert ctx.state.profile_path == good
     assert ctx.state.profile.owner.account_id == OWNER
+
+
+def test_start_page_highlights_the_file_given_on_the_command_line(
+        qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    save_profile(example_profile(), first)
+    other = example_profile()
+    other.connector.catalog_name = "second"
+    other.consumers[0].catalog_name = "second"
+    save_profile(other, second)
+    settings = GuiSettings(recent=[str(first), str(second)], last_profile=str(first))
+    window, ctx = make_window(FakeBackend(), settings=settings, profile_path=str(second))
+    page = window.currentPage()
+    assert page.recent.currentRow() == 1
+    assert [i.text() for i in page.recent.selectedItems()] == ["second.yaml"]
+    qtbot.waitUntil(lambda: next_enabled(window), timeout=15000)
+    window.grab().save("/tmp/gui17-start.png")
+    window.next()
+    assert ctx.state.profile_path == second
+    assert ctx.state.profile.connector.catalog_name == "second"
+    # a file not in the list: nothing highlighted
+    third = tmp_path / "third.yaml"
+    save_profile(example_profile(), third)
+    window2, _ = make_window(FakeBackend(), settings=GuiSettings(
+        recent=[str(first)], last_profile=str(first)), profile_path=str(third))
+    assert window2.currentPage().recent.selectedItems() == []
 
 
 def test_start_page_sandbox_failure_is_shown_and_blocks_next(
@@ -109,6 +142,76 @@ def test_accounts_page_validates_inline_and_checks_identities(
     assert "belong to account 111111111111" in page.consumer.badge.toolTip()
     assert not next_enabled(window)
     assert ctx.state.profile.consumers[0].credentials.profile == "owner-admin"
+
+
+def test_accounts_page_next_checks_unchecked_sides_and_waits_for_both(
+        qtbot: Any, make_window: Any) -> None:
+    backend = FakeBackend()
+    window, _ = make_window(backend)
+    window.next()
+    page = window.currentPage()
+    height = page.owner.account.y(), page.owner.profile.y()
+    qtbot.keyClicks(page.owner.account, "12345")
+    assert page.owner.account_msg.plain and page.consumer.account_msg.plain == ""
+    assert page.owner.profile.y() == height[1]  # the message took its reserved lines
+    window.grab().save("/tmp/gui17-accounts-error.png")
+    page.owner.account.clear()
+    qtbot.keyClicks(page.owner.account, OWNER)
+    page.owner.profile.setCurrentIndex(page.owner.profile.findData("owner-admin"))
+    qtbot.keyClicks(page.consumer.account, CONSUMER)
+    # the consumer side uses the owner's credentials: unchecked, so Next is offered
+    page.consumer.profile.setCurrentIndex(page.consumer.profile.findData("owner-admin"))
+    assert page.consumer.check_state == "none" and next_enabled(window)
+    backend.checks.clear()
+    window.next()  # checks both sides on a worker instead of going on
+    assert window.currentId() == ACCOUNTS
+    qtbot.waitUntil(lambda: page.consumer.check_state == "error", timeout=15000)
+    assert set(backend.checks) == {"owner-admin"}  # both sides checked with what they use
+    assert "belong to account 111111111111" in page.consumer.badge.toolTip()
+    assert window.currentId() == ACCOUNTS and not next_enabled(window)
+    # fixed: Next checks the side again and goes on by itself once both pass
+    page.consumer.profile.setCurrentIndex(page.consumer.profile.findData("consumer-admin"))
+    assert next_enabled(window)
+    window.next()
+    qtbot.waitUntil(lambda: window.currentId() == CONNECTOR, timeout=15000)
+    assert "consumer-admin" in backend.checks
+    # messages reserve their line: the fields did not move when they came and went
+    assert (page.owner.account.y(), page.owner.profile.y()) == height
+
+
+def test_accounts_page_sso_sign_in_shows_the_code_and_checks_again(
+        qtbot: Any, make_window: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtGui import QDesktopServices
+
+    opened: list[str] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toString()))
+    backend = FakeBackend()
+    del backend.identities["consumer-admin"]  # the SSO login has expired
+    window, _, _ = open_example(qtbot, make_window, backend)
+    page = window.currentPage()
+    side = page.consumer
+    qtbot.waitUntil(lambda: side.check_state == "error", timeout=15000)
+    assert side.sign_in_button.isVisibleTo(page)  # consumer-admin is an SSO profile
+    assert not page.owner.sign_in_button.isVisibleTo(page)  # owner-admin uses keys
+    # cancelled: polling stops, nothing signed in
+    qtbot.mouseClick(side.sign_in_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "WXYZ-1234" in side.sign_in_msg.text(), timeout=15000)
+    window.grab().save("/tmp/gui17-accounts-sso-code.png")
+    assert page.cross_msg.plain == ""  # signing in: no stale "fix the credentials" hint
+    assert not side.check_button.isEnabled()
+    assert opened == ["https://device.sso.us-east-1.amazonaws.com/?user_code=WXYZ-1234"]
+    assert side.sign_in_cancel.isVisibleTo(page) and not next_enabled(window)
+    qtbot.mouseClick(side.sign_in_cancel, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: side.check_state == "error", timeout=15000)
+    assert "cancelled" in side.badge.toolTip()
+    # approved: the side is checked again by itself and Next goes on
+    qtbot.mouseClick(side.sign_in_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "WXYZ-1234" in side.sign_in_msg.text(), timeout=15000)
+    backend.sso_approved.set()
+    qtbot.waitUntil(lambda: side.check_state == "ok", timeout=15000)
+    assert backend.sso_sign_ins == ["consumer-admin", "consumer-admin"]
+    assert CONSUMER in side.badge.toolTip() and next_enabled(window)
+    window.grab().save("/tmp/gui17-accounts-sso.png")
 
 
 def test_accounts_page_warns_about_a_profile_in_another_region(
@@ -213,7 +316,10 @@ def test_connector_page_versions_newest_first_and_inline_validation(
     qtbot.waitUntil(lambda: page.bucket.count() == 2, timeout=15000)
     assert next_enabled(window)
     page.catalog.setText("Bad Name!")
-    assert page.catalog_msg.plain
+    # said in words with an example, not as the template's raw pattern
+    assert "lowercase letters, digits" in page.catalog_msg.plain
+    assert "e.g. acct1dynamodb" in page.catalog_msg.plain
+    assert "^" not in page.catalog_msg.plain and "{1,64}" not in page.catalog_msg.plain
     assert not next_enabled(window)
     page.catalog.setText("acct1dynamodb")
     assert next_enabled(window)
@@ -236,6 +342,24 @@ def test_connector_page_versions_newest_first_and_inline_validation(
     assert page.memory.value() == 3008
 
 
+def test_connector_page_keeps_the_versions_across_back_and_next(
+        qtbot: Any, make_window: Any) -> None:
+    window, ctx, _ = open_example(qtbot, make_window, page=CONNECTOR)
+    page = window.currentPage()
+    qtbot.waitUntil(lambda: page.version.count() == 4, timeout=15000)
+    page.version.setCurrentIndex(page.version.findData("2026.20.0"))
+    window.back()
+    assert window.currentId() == ACCOUNTS
+    advance_to(qtbot, window, CONNECTOR)
+    # still every version, the pinned one chosen, and the count matches the list
+    assert [page.version.itemData(i) for i in range(page.version.count())] == [
+        "latest", "2026.33.1", "2026.20.0", "2025.48.2"]
+    assert page.version.currentData() == "2026.20.0"
+    assert page.version_status.text() == "3 versions"
+    assert ctx.state.profile.connector.application_version == "2026.20.0"
+    window.grab().save("/tmp/gui17-connector.png")
+
+
 # ------------------------------------------------------------------------------- access
 def test_access_page_principal_picker_and_consumers(qtbot: Any, make_window: Any) -> None:
     window, ctx, _ = open_example(qtbot, make_window, page=ACCESS)
@@ -252,8 +376,10 @@ def test_access_page_principal_picker_and_consumers(qtbot: Any, make_window: Any
     assert page.query_as.currentText() == "profile analyst"  # the example's query_credentials
     page.query_as.setCurrentIndex(0)  # assume the role: fine for a role
     assert page.query_as_msg.plain == ""
-    page.principal.setCurrentIndex(0)  # a user with no query credentials: warned
-    assert "user" in page.query_as_msg.plain
+    page.principal.setCurrentIndex(0)  # a user with no query credentials: held here
+    assert "user" in page.query_as_msg.plain and not next_enabled(window)
+    page.query_as.setCurrentIndex(page.query_as.findData("profile:analyst"))
+    qtbot.waitUntil(lambda: next_enabled(window), timeout=15000)
     page.results.setText("not-an-s3-uri")
     assert page.results_msg.plain
     assert not next_enabled(window)
@@ -268,8 +394,49 @@ def test_access_page_principal_picker_and_consumers(qtbot: Any, make_window: Any
     page.results.setText("s3://results-c/q/")
     assert next_enabled(window), [str(p) for p in page._problems]
     assert ctx.state.profile.consumers[1].account_id == "333333333333"
+    # consumer 1's user principal loses its query credentials: Next is held on consumer 2 too
+    ctx.state.profile.consumers[0].query_credentials = None
+    page.refresh()
+    assert not next_enabled(window)
+    ctx.state.profile.consumers[0].query_credentials = CredentialRef(profile="analyst")
+    page.refresh()
+    qtbot.waitUntil(lambda: next_enabled(window), timeout=15000)
     page.remove.click()
     assert page.list.count() == 1 and len(ctx.state.profile.consumers) == 1
+
+
+def test_access_page_offers_principals_only_of_the_declared_account(
+        qtbot: Any, make_window: Any) -> None:
+    backend = FakeBackend()
+    window, _, _ = open_example(qtbot, make_window, backend, page=CONNECTOR)
+    # the consumer's credentials now answer for the owner's account (a changed AWS config)
+    backend.identities["consumer-admin"] = OWNER
+    advance_to(qtbot, window, ACCESS)
+    page = window.currentPage()
+    qtbot.waitUntil(lambda: "could not list" in page.principal_status.text(), timeout=15000)
+    assert page.principal.count() == 0  # no principal of another account is ever offered
+    assert "belong to account 111111111111" in page.principal_status.text()
+
+
+def test_access_page_checks_a_user_principals_query_credentials(
+        qtbot: Any, make_window: Any) -> None:
+    window, ctx, _ = open_example(qtbot, make_window, page=ACCESS)
+    page = window.currentPage()
+    qtbot.waitUntil(lambda: page.query_as_msg.plain.startswith("✓"), timeout=15000)
+    assert "user/analyst" in page.query_as_msg.plain and next_enabled(window)
+    # the keys of someone else: their ARN is not the principal, Next is held
+    page.query_as.setCurrentIndex(page.query_as.findData("profile:consumer-admin"))
+    qtbot.waitUntil(lambda: "not the principal" in page.query_as_msg.plain, timeout=15000)
+    assert not next_enabled(window)
+    window.grab().save("/tmp/gui17-access.png")
+    # keys of another account: refused with the account named
+    page.query_as.setCurrentIndex(page.query_as.findData("profile:owner-admin"))
+    qtbot.waitUntil(lambda: "belong to account 111111111111" in page.query_as_msg.plain,
+                    timeout=15000)
+    assert not next_enabled(window)
+    page.query_as.setCurrentIndex(page.query_as.findData("profile:analyst"))
+    qtbot.waitUntil(lambda: next_enabled(window), timeout=15000)
+    assert ctx.state.profile.consumers[0].query_credentials.profile == "analyst"
 
 
 # ------------------------------------------------------------------------------- review
@@ -409,6 +576,35 @@ def test_finish_page_saves_the_profile_and_cleans_up(qtbot: Any, make_window: An
     qtbot.waitUntil(lambda: page.summary.topLevelItemCount() == 2 and page.summary
                     .topLevelItem(0).child(0).text(1) == "not there", timeout=15000)
     assert "clean up: done" in page.log.text()
+    # the spill bucket's policy is back as it was: restored, not "exists, differs"
+    owner = page.summary.topLevelItem(0)
+    rows = {owner.child(i).text(0): owner.child(i) for i in range(owner.childCount())}
+    policy = rows["s3://spill-a (bucket policy)"]
+    assert policy.text(1) == "restored as before"
+    assert policy.foreground(1).color() == tone("ok")
+    assert "0 of 3 resources" in page.status.text()
+    window.grab().save("/tmp/gui17-finish.png")
+
+
+def test_the_edited_test_query_is_saved_in_the_profile(qtbot: Any, make_window: Any,
+                                                       tmp_path: Path) -> None:
+    window, _, _ = open_example(qtbot, make_window, page=QUERY)
+    page = window.currentPage()
+    default = page.sql.toPlainText()
+    assert default.strip()
+    edited = 'SELECT artist FROM "acct1dynamodb"."default"."music" LIMIT 5'
+    page.sql.setPlainText(edited)
+    advance_to(qtbot, window, FINISH)
+    out = tmp_path / "saved.yaml"
+    assert window.currentPage().save_to(out)
+    assert load_profile(out).test_query == edited
+    # the default query is saved as no key at all (the default then follows the catalog)
+    window.back()
+    page.sql.setPlainText(default)
+    advance_to(qtbot, window, FINISH)
+    assert window.currentPage().save_to(out)
+    assert load_profile(out).test_query == ""
+    assert "test_query" not in out.read_text()
 
 
 def test_finish_page_refuses_to_save_an_invalid_profile(qtbot: Any, make_window: Any,

@@ -1266,3 +1266,16 @@ def test_validate_field_wrong_type_and_unknown_kind() -> None:
         "expected a 12-digit account id in quotes, got int")
     with pytest.raises(ValueError, match="unknown field kind"):
         validate_field("colour", "red")
+
+
+@pytest.mark.parametrize(("field", "bad", "example"), [
+    ("catalog_name", "Bad Name!", "e.g. acct1dynamodb"),
+    ("account_id", "12345", "e.g. 111111111111"),
+    ("bucket", "a_b", "e.g. example-spill-bucket"),
+])
+def test_rule_messages_are_words_with_an_example(field: str, bad: str, example: str) -> None:
+    from wizard.profile import validate_field
+
+    message = validate_field(field, bad)
+    assert message is not None and example in message
+    assert not any(ch in message for ch in "^$[]{}"), message  # no raw regular expression

@@ -158,6 +158,8 @@ class AccessPage(BasePage):
         self._index = 0
         self._loading = False
         self._principals: dict[Any, list[Any]] = {}
+        self._query_checks: dict[Any, tuple[str, str]] = {}  # (state, message) per choice
+        self._query_state = ""
         self.list.currentRowChanged.connect(self._select)
         self.add.clicked.connect(self._add)
         self.remove.clicked.connect(self._remove)
@@ -316,6 +318,14 @@ class AccessPage(BasePage):
         backend, region = self.ctx.backend, self.profile.region
         self.principal_status.setText(f"reading users and roles of {c.account_id}…")
         index = self._index
+        account, label = c.account_id, ("consumer" if index == 0 else f"consumer:{index + 1}")
+
+        def listing(job: Any) -> list[Any]:
+            # Only principals of the declared account are ever offered: the credentials are
+            # checked to be that account's first (CredentialsError names the real one).
+            backend.check(ref, region, account, label)
+            return [p for p in backend.principals(ref, region)
+                    if p.arn.split(":")[4:5] == [account]]
 
         def read(principals: list[Any]) -> None:
             self._principals[key] = principals
@@ -324,11 +334,11 @@ class AccessPage(BasePage):
 
         def failed(exc: BaseException) -> None:
             if self._index == index:
+                self._show_principals([])
                 self.principal_status.setText(
                     f"could not list users and roles: {shown(exc, 'Access principals')}")
 
-        self.run(lambda job: backend.principals(ref, region), on_returned=read,
-                 on_errored=failed)
+        self.run(listing, on_returned=read, on_errored=failed)
 
     def _show_principals(self, principals: list[Any]) -> None:
         text = self.principal.currentText()
@@ -364,6 +374,8 @@ class AccessPage(BasePage):
         item = self.list.item(self._index)
         if item is not None:
             item.setText(self._label(self._index, c))
+        # a failed check is tried again when it is chosen again (the keys may be fixed now)
+        self._query_checks = {k: v for k, v in self._query_checks.items() if v[0] != "error"}
         self.refresh()
         if self._index > 0:
             self._load_principals()
@@ -389,13 +401,18 @@ class AccessPage(BasePage):
         self.results_msg.show_message(m(mine, f"{p}.query_results"))
         self.workgroup_msg.show_message(m(mine, f"{p}.workgroup"))
         c = self._current() if self.profile.consumers else None
-        note = None
-        if c is not None and c.query_credentials is None and c.principal_arn \
-                and c.principal_kind == "user":
-            note = ("A user cannot be assumed: pick the credentials the test query runs with "
-                    "(the user's own keys), or the test query cannot run.")
-        self.query_as_msg.show_message(m(mine, f"{p}.query_credentials") or note,
-                                       "error" if m(mine, f"{p}.query_credentials") else "warn")
+        query_problem = m(mine, f"{p}.query_credentials")
+        state, note = self._query_identity(c) if c is not None and not query_problem \
+            else ("", None)
+        # every consumer whose principal is a user needs its query credentials checked, not
+        # only the one shown (the others are checked on workers too)
+        others = [self._query_identity(x)[0] for j, x in enumerate(self.profile.consumers)
+                  if j != i and not self.org_mode]
+        self._query_state = state if state not in ("", "ok") else next(
+            (o for o in others if o not in ("", "ok")), state)
+        self.query_as_msg.show_message(query_problem or note,
+                                       "error" if query_problem or state == "error" else
+                                       "ok" if state == "ok" else "muted")
         others = sorted({x.path.split(".")[0] for x in probs
                          if not (x.path.startswith(p + ".") or x.path == p)})
         self.list_msg.show_message(
@@ -406,7 +423,50 @@ class AccessPage(BasePage):
         self.refresh_complete()
 
     def ready(self) -> bool:
-        return not getattr(self, "_problems", [None]) and not getattr(self, "_failed", False)
+        return not getattr(self, "_problems", [None]) and not getattr(self, "_failed", False) \
+            and getattr(self, "_query_state", "") in ("", "ok")
+
+    # ---------------------------------------------------------------- query identity
+    def _query_identity(self, c: ConsumerConfig) -> tuple[str, str | None]:
+        """For a user principal: (state, message) of the credentials the test query runs with.
+
+        A user cannot be assumed, so its own keys (a named profile or a keyring entry) are
+        asked for here and checked on a worker: they must be that user in that account, or
+        the test query would fail three pages later.
+        """
+        if not c.principal_arn or c.principal_kind != "user" or self.org_mode:
+            return "", None
+        ref = c.query_credentials
+        if ref is None or not (ref.profile or ref.keyring):
+            return "error", (f"A user cannot be assumed: pick the named profile or keyring "
+                             f"entry with {c.principal_name}'s own keys.")
+        key = (c.principal_arn, c.account_id, ref.profile, ref.keyring, self.profile.region)
+        known = self._query_checks.get(key)
+        if known is not None:
+            return known
+        self._query_checks[key] = ("busy", f"Checking that {ref.describe()} is "
+                                           f"{c.principal_name}…")
+        backend, region, arn, account = (self.ctx.backend, self.profile.region,
+                                         c.principal_arn, c.account_id)
+
+        def run(job: Any) -> Any:
+            return backend.check(CredentialRef(ref.profile, ref.keyring), region, account,
+                                 "test query")
+
+        def done(ident: Any) -> None:
+            if ident.arn.lower() == arn.lower():
+                self._query_checks[key] = ("ok", f"✓ {ref.describe()} is {ident.arn}")
+            else:
+                who = ref.describe().capitalize()
+                self._query_checks[key] = (
+                    "error", f"{who} is {ident.arn}, not the principal {arn}: pick "
+                             f"the credentials of {c.principal_name} itself.")
+
+        def failed(exc: BaseException) -> None:
+            self._query_checks[key] = ("error", shown(exc, "Access test query credentials"))
+
+        self.run(run, on_returned=done, on_errored=failed, on_finished=self.refresh)
+        return self._query_checks[key]
 
 
 class OrgPanel(QWidget):

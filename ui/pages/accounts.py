@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from ui.pages.base import BasePage
+from ui.pages.base import NOT_YET, BasePage
 from ui.widgets.account_side import AccountSide
 from ui.widgets.common import MessageLabel
 
@@ -41,12 +41,12 @@ class AccountsPage(BasePage):
         self.region.setEditable(True)
         self.region.addItems(REGIONS)
         self.region.setAccessibleName("Region")
-        self.region_msg = MessageLabel(self)
+        self.region_msg = MessageLabel(self, reserve=1)
         self.owner = AccountSide(ctx, "Owner account (A)", "owner", self)
         self.owner.setToolTip("Owns the DynamoDB table; the connector is deployed here.")
         self.consumer = AccountSide(ctx, "Consumer account (B)", "consumer", self)
         self.consumer.setToolTip("Queries the table through the shared catalog.")
-        self.cross_msg = MessageLabel(self)
+        self.cross_msg = MessageLabel(self, reserve=1)
         self.region.setMinimumContentsLength(16)
         self.region.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.region.setSizeAdjustPolicy(
@@ -79,10 +79,12 @@ class AccountsPage(BasePage):
 
         self.setTabOrder(self.region, self.owner.account)
         self._loading = False
+        self._reveal_all = False  # Next was pressed: every field's problem is shown
+        self._advance_when_checked = False  # Next started the checks; go on when they pass
         self.region.currentTextChanged.connect(self._changed)
         for side in (self.owner, self.consumer):
             side.changed.connect(self._changed)
-            side.checked.connect(self.refresh)
+            side.checked.connect(self._side_checked)
 
     # ---------------------------------------------------------------- fill / collect
     def initializePage(self) -> None:
@@ -97,6 +99,8 @@ class AccountsPage(BasePage):
                 side.set_region(p.region)
         finally:
             self._loading = False
+        self._reveal_all = False
+        self._advance_when_checked = False
         self.refresh()
         self.check_all()
 
@@ -110,6 +114,7 @@ class AccountsPage(BasePage):
     def _changed(self, *_: Any) -> None:
         if self._loading:
             return
+        self._advance_when_checked = False  # what Next was checking has changed
         p = self.profile
         p.region = self.region.currentText().strip()
         p.owner.account_id = self.owner.account_id()
@@ -121,28 +126,75 @@ class AccountsPage(BasePage):
             side.set_region(p.region)
         self.refresh()
 
+    # ---------------------------------------------------------------- next
+    def validatePage(self) -> bool:
+        """Next goes on only with both sides checked: an unchecked side is checked now (on a
+        worker) and the page moves on by itself once both pass."""
+        sides = (self.owner, self.consumer)
+        if all(s.check_state == "ok" for s in sides):
+            return True
+        self._reveal_all = True
+        self.refresh()
+        if self._problems:
+            return False
+        self._advance_when_checked = True
+        for side in sides:
+            if side.check_state not in ("ok", "busy"):
+                side.check()
+        self.refresh()
+        return False
+
+    def _side_checked(self) -> None:
+        self.refresh()
+        sides = (self.owner, self.consumer)
+        if not self._advance_when_checked or any(s.check_state == "busy" for s in sides):
+            return
+        self._advance_when_checked = False
+        wizard = self.wizard()
+        if all(s.check_state == "ok" for s in sides) and wizard is not None \
+                and wizard.currentPage() is self:
+            wizard.next()
+
     # ---------------------------------------------------------------- validation
+    def _shown(self, probs: list[Any], path: str, side: AccountSide | None,
+               field: str) -> str | None:
+        """A field's problem, once the field was edited (or came filled in) or Next pressed."""
+        if not (self._reveal_all or (side is None) or field in side.touched):
+            return None
+        return self.message_for(probs, path)
+
     def refresh(self) -> None:
         probs = self.problems("region", "owner.", "consumers[0].account_id",
                               "consumers[0].credentials")
-        self.region_msg.show_message(self.message_for(probs, "region"))
-        self.owner.set_messages(self.message_for(probs, "owner.account_id"),
-                                self.message_for(probs, "owner.credentials"))
-        self.consumer.set_messages(self.message_for(probs, "consumers[0].account_id"),
-                                   self.message_for(probs, "consumers[0].credentials"))
+        shown = [
+            self._shown(probs, "region", None, "region"),
+            self._shown(probs, "owner.account_id", self.owner, "account"),
+            self._shown(probs, "owner.credentials", self.owner, "credentials"),
+            self._shown(probs, "consumers[0].account_id", self.consumer, "account"),
+            self._shown(probs, "consumers[0].credentials", self.consumer, "credentials"),
+        ]
+        self.region_msg.show_message(shown[0])
+        self.owner.set_messages(shown[1], shown[2])
+        self.consumer.set_messages(shown[3], shown[4])
+        self._shown_problem = any(shown) or (self._reveal_all and bool(probs))
         failed = [s for s in (self.owner, self.consumer) if s.check_state == "error"]
         if failed:
             self.cross_msg.show_message(
                 "Fix the credentials marked ✗ (or the account id they are checked against), "
                 "then press Check again.")
+        elif self._advance_when_checked:
+            self.cross_msg.show_message("Checking both accounts' credentials before going "
+                                        "on…", "info")
         else:
             self.cross_msg.show_message(None)
         self._problems = probs
         self.refresh_complete()
 
     def ready(self) -> bool:
+        """Next is offered unless a shown problem, a failed check or a running check holds
+        it; pressing it reveals the remaining problems and checks unchecked sides."""
         probs = getattr(self, "_problems", None)
-        if probs is None:
+        if probs is None or probs == [NOT_YET]:
             return False
-        return not probs and all(s.check_state != "error"
-                                 for s in (self.owner, self.consumer))
+        return not self._shown_problem and all(
+            s.check_state not in ("error", "busy") for s in (self.owner, self.consumer))

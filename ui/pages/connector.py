@@ -134,6 +134,7 @@ class ConnectorPage(BasePage):
 
         self._loading = False
         self._lists_for: Any = None
+        self._versions: list[str] = []  # read once per owner and region, kept across visits
         self.deploy.setChecked(True)
         self.source.buttonToggled.connect(self._changed)
         self.version.currentIndexChanged.connect(self._changed)
@@ -151,7 +152,9 @@ class ConnectorPage(BasePage):
         self._loading = True
         try:
             (self.existing if c.existing_function_arn else self.deploy).setChecked(True)
-            self._set_versions([], c.application_version)
+            # The versions read on an earlier visit stay (for the same account and region).
+            self._set_versions(self._versions if self._lists_key() == self._lists_for else [],
+                               c.application_version)
             self.function.setEditText(c.existing_function_arn or "")
             self.catalog.setText(c.catalog_name)
             self.bucket.setEditText(c.spill_bucket)
@@ -178,11 +181,16 @@ class ConnectorPage(BasePage):
         self.version.setCurrentIndex(max(idx, 0))
         self.version.blockSignals(False)
 
+    def _lists_key(self) -> tuple[str | None, str | None, str]:
+        """What the lists were read with: the owner's credentials and the region."""
+        p = self.profile
+        return (p.owner.credentials.profile, p.owner.credentials.keyring, p.region)
+
     def _load_lists(self) -> None:
         """Versions, buckets and functions, read with the owner's credentials on workers."""
         p = self.profile
         ref = CredentialRef(p.owner.credentials.profile, p.owner.credentials.keyring)
-        key = (ref.profile, ref.keyring, p.region)
+        key = self._lists_key()
         if key == self._lists_for or not (ref.profile or ref.keyring):
             return
         self._lists_for = key
@@ -190,6 +198,7 @@ class ConnectorPage(BasePage):
         self.version_status.setText("reading versions…")
 
         def versions_read(versions: list[str]) -> None:
+            self._versions = list(versions)
             self._set_versions(versions, self.profile.connector.application_version)
             self.version_status.setText(f"{len(versions)} versions" if versions else "")
 

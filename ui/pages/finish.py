@@ -137,6 +137,7 @@ class FinishPage(BasePage):
         self.cleaned = False
         self.saved_path: Path | None = None
         self._to_clean = 0  # what Clean up would remove or restore (0: nothing left)
+        self._restore_to: dict[str, Any] = {}  # resource -> the policy clean-up puts back
 
     def nextId(self) -> int:
         """The last page (the Diagnose page, after it in id order, is reached from Start)."""
@@ -186,7 +187,7 @@ class FinishPage(BasePage):
     def save_to(self, path: Path) -> bool:
         """Write the profile (validated, atomic, never a secret) and remember it as recent."""
         try:
-            save_profile(self.ctx.state.effective_profile(), path)
+            save_profile(self.ctx.state.profile_to_save(), path)
         except ProfileError as exc:
             self.saved.show_message(f"Not saved:\n{exc}")
             log_shown(f"Not saved:\n{exc}", "Finish")
@@ -257,17 +258,33 @@ class FinishPage(BasePage):
 
         self._start(work, self._show_summary)
 
+    def _presence(self, change: Change) -> tuple[str, str]:
+        """How a resource reads now. After a clean-up, a policy the wizard had changed and
+        put back reads as restored when it means what clean-up meant to write (compared by
+        meaning, as plan does: S3 hands a policy back in its own form)."""
+        from wizard.policies import equivalent
+
+        restored = self._restore_to.get(change.resource)
+        if self.cleaned and change.action == "update" and restored is not None \
+                and equivalent(change.before, restored):
+            return "restored as before", "ok"
+        return PRESENCE.get(change.action, (change.action, "muted"))
+
     def _show_summary(self, plans: tuple[Plan, Plan]) -> None:
         plan, undo = plans
         self._to_clean = len(undo.changes)
+        for ch in undo.changes:  # what clean-up would put back (kept once it is done)
+            if ch.kind == "bucket-policy" and ch.action == "update" and ch.after is not None:
+                self._restore_to[ch.resource] = ch.after
         self.summary.clear()
         region = self.profile.region
         groups: dict[str, QTreeWidgetItem] = {}
         present = 0
         for change in plan.changes:
             parent = account_group(self.summary, groups, change.account, self.profile)
-            text, level = PRESENCE.get(change.action, (change.action, "muted"))
-            present += change.action in ("none", "update")
+            text, level = self._presence(change)
+            restored = text == "restored as before"  # no longer anything of this setup
+            present += change.action in ("none", "update") and not restored
             item = QTreeWidgetItem([change.resource, text, ""])
             item.setToolTip(0, change.resource + (f"\n{change.summary}" if change.summary
                                                   else ""))

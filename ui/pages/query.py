@@ -59,6 +59,7 @@ class QueryPage(BasePage):
         self.sql.setAccessibleName("SQL")
         self.sql.setTabChangesFocus(True)
         self.sql.setMaximumHeight(self.fontMetrics().height() * 6)
+        self.sql.textChanged.connect(self._sql_edited)
         self.run_button = QPushButton("&Run", self)
         self.run_button.setToolTip("Run the query (Ctrl+Enter)")
         self.cancel_button = QPushButton("&Cancel", self)
@@ -142,6 +143,14 @@ class QueryPage(BasePage):
         self._stats: QueryResult | None = None
         self._ran_for: Any = None
         self.export_path: Path | None = None
+
+    def _sql_edited(self) -> None:
+        """Remember the SQL for Finish's save; the default query is saved as no key."""
+        import dataclasses
+
+        text = self.sql.toPlainText().strip()
+        default = dataclasses.replace(self.profile, test_query="").effective_test_query
+        self.ctx.state.test_sql = "" if not text or text == default.strip() else text
 
     # ---------------------------------------------------------------- lifecycle
     def initializePage(self) -> None:

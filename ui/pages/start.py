@@ -122,6 +122,24 @@ class StartPage(BasePage):
             if self.recent.item(i).data(Qt.ItemDataRole.UserRole) == last:
                 self.recent.setCurrentRow(i)
 
+    def open_path(self, path: Path) -> None:
+        """Open the file given on the command line: it is the one highlighted in the recent
+        list (or none is, when it is not there), never another one."""
+        self.open.setChecked(True)
+        target = path.expanduser().resolve()
+        self.recent.blockSignals(True)
+        try:
+            self.recent.setCurrentRow(-1)
+            self.recent.clearSelection()
+            for i in range(self.recent.count()):
+                if Path(self.recent.item(i).data(Qt.ItemDataRole.UserRole)).expanduser() \
+                        .resolve() == target:
+                    self.recent.setCurrentRow(i)
+                    break
+        finally:
+            self.recent.blockSignals(False)
+        self.load(path.expanduser())
+
     def _recent_selected(self, item: QListWidgetItem | None, _prev: Any = None) -> None:
         if item is not None:
             if not self.diagnose.isChecked():

@@ -8,6 +8,7 @@ never echoed back, and cleared as soon as the keys are in the OS keyring.
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QRegularExpression, Qt, Signal
@@ -120,13 +121,16 @@ class AccountSide(QGroupBox):
         self.region = "us-east-1"
         self._loading = False
         self._worker: Any = None
+        # Fields the admin has edited (or that came filled in): only their problems are shown,
+        # so a fresh page opens without red; the page reveals the rest when Next is pressed.
+        self.touched: set[str] = set()
 
         self.account = QLineEdit(self)
         self.account.setPlaceholderText("12 digits, e.g. 111111111111")
         self.account.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{0,12}"),
                                                               self.account))
         self.account.setAccessibleName(f"{title} account id")
-        self.account_msg = MessageLabel(self)
+        self.account_msg = MessageLabel(self, reserve=2)
 
         self.use_profile = QRadioButton("AWS named &profile", self)
         self.use_keyring = QRadioButton("Access keys in the OS &keyring", self)
@@ -143,9 +147,22 @@ class AccountSide(QGroupBox):
         self.keyring = QComboBox(self)
         self.keyring.setAccessibleName(f"{title} keyring entry")
         self.store_new = QPushButton("Store ne&w keys…", self)
-        self.cred_msg = MessageLabel(self)
+        self.cred_msg = MessageLabel(self, reserve=2)
         self.keyring_note = MessageLabel(self)  # why the keyring cannot be used, and the fix
         self.keyring_note.setAccessibleName(f"{title} keyring availability")
+
+        # IAM Identity Center: sign in from here when the profile's login is missing/expired.
+        self.sign_in_button = QPushButton("&Sign in…", self)
+        self.sign_in_button.setToolTip("Sign in to IAM Identity Center for this profile in "
+                                       "your browser (as `aws sso login` does)")
+        self.sign_in_cancel = QPushButton("Cancel sign-in", self)
+        self.sign_in_msg = QLabel(self)
+        self.sign_in_msg.setWordWrap(True)
+        self.sign_in_msg.setTextFormat(Qt.TextFormat.RichText)
+        self.sign_in_msg.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.sign_in_msg.hide()
+        self.sign_in_cancel.hide()
+        self._sign_in: Any = None
 
         self.check_button = QPushButton("&Check", self)
         self.check_button.setToolTip("Ask AWS who these credentials are (GetCallerIdentity)")
@@ -172,14 +189,26 @@ class AccountSide(QGroupBox):
         crow.addWidget(self.check_button)
         crow.addWidget(self.badge, 1)
         grid.addLayout(crow, 8, 0, 1, 3)
+        srow = QHBoxLayout()
+        srow.addWidget(self.sign_in_button)
+        srow.addWidget(self.sign_in_cancel)
+        srow.addStretch(1)
+        grid.addLayout(srow, 9, 0, 1, 3)
+        grid.addWidget(self.sign_in_msg, 10, 0, 1, 3)
+        grid.setRowStretch(11, 1)  # extra height goes below: the fields never move
         self.setLayout(grid)
 
+        self.account.textEdited.connect(lambda *_: self._touch("account"))
+        self.profile.currentTextChanged.connect(lambda *_: self._touch("credentials"))
+        self.keyring.currentIndexChanged.connect(lambda *_: self._touch("credentials"))
         self.account.textEdited.connect(self._edited)
         self.profile.currentTextChanged.connect(self._edited)
         self.keyring.currentIndexChanged.connect(self._edited)
         self.source.buttonToggled.connect(self._source_toggled)
         self.store_new.clicked.connect(self._store_new)
         self.check_button.clicked.connect(self.check)
+        self.sign_in_button.clicked.connect(self.sign_in)
+        self.sign_in_cancel.clicked.connect(self.cancel_sign_in)
         ctx.sources.changed.connect(self._refill)
         self._refill()
         self._source_toggled()
@@ -206,6 +235,9 @@ class AccountSide(QGroupBox):
             self._source_toggled()
         finally:
             self._loading = False
+        self.touched = {name for name, given in (("account", account_id),
+                                                 ("credentials", ref.profile or ref.keyring))
+                        if given}
         self.reset_badge()
 
     def account_id(self) -> str:
@@ -284,13 +316,20 @@ class AccountSide(QGroupBox):
 
     def _sync_source_widgets(self) -> None:
         keyring = self.use_keyring.isChecked()
+        named = None if keyring else self.ctx.sources.profile(self._profile_name())
+        self.sign_in_button.setVisible(named is not None and named.kind == "sso")
         self.profile.setEnabled(not keyring)
         self.keyring.setEnabled(keyring)
         self.store_new.setEnabled(keyring and not self.ctx.sources.keyring_error)
 
+    def _touch(self, name: str) -> None:
+        if not self._loading:
+            self.touched.add(name)
+
     def _source_toggled(self, *_: Any) -> None:
         self._sync_source_widgets()
         if not self._loading:
+            self.touched.add("credentials")
             self._edited()
 
     def _region_note(self) -> None:
@@ -310,6 +349,8 @@ class AccountSide(QGroupBox):
     def _edited(self, *_: Any) -> None:
         if self._loading:
             return
+        self._sync_source_widgets()
+        self.cancel_sign_in()  # a sign-in for what was chosen before
         self.reset_badge()
         self._region_note()
         self.changed.emit()
@@ -340,6 +381,59 @@ class AccountSide(QGroupBox):
 
         self.ctx.pool.start(store, on_returned=stored, on_errored=failed)
 
+    # ---------------------------------------------------------------- SSO sign-in
+    def sign_in(self) -> None:
+        """The device flow on a worker: the page shows the URL and code, the browser opens
+        at the URL (the code is in it), and the side is checked again once signed in."""
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        name = self._profile_name()
+        backend = self.ctx.backend
+        self.sign_in_button.setEnabled(False)
+        self.sign_in_cancel.show()
+        self.sign_in_msg.setText(f"Starting the IAM Identity Center sign-in for "
+                                 f"{html.escape(name)}…")
+        self.sign_in_msg.show()
+        self.badge.set_state("busy", "Signing in…")
+        self.check_button.setEnabled(False)
+        self.checked.emit()  # the page's verdict follows the badge (no stale ✗ hint)
+
+        def run(job: Any) -> Any:
+            return backend.sso_sign_in(name, job.progress, job.cancel_event)
+
+        def code(device: Any) -> None:
+            self.sign_in_msg.setText(
+                f"In the browser, sign in and approve code <b>{html.escape(device.user_code)}"
+                f"</b> (opened at {html.escape(device.verification_uri)}; open it yourself if "
+                "it did not appear). Waiting for the approval…")
+            self.sign_in_msg.setAccessibleDescription(device.user_code)
+            QDesktopServices.openUrl(QUrl(device.verification_uri_complete))
+
+        def done(_: Any) -> None:
+            self.sign_in_msg.setText(f"Signed in as profile {html.escape(name)}.")
+            self.check()
+
+        def failed(exc: BaseException) -> None:
+            self.sign_in_msg.setText("")
+            self.sign_in_msg.hide()
+            self.badge.set_state("error", shown(exc, f"{self.label} sign-in"))
+            self.checked.emit()
+
+        def finished() -> None:
+            self._sign_in = None
+            self.check_button.setEnabled(True)
+            self.sign_in_button.setEnabled(True)
+            self.sign_in_cancel.hide()
+
+        self._sign_in = self.ctx.pool.start(run, on_progress=code, on_returned=done,
+                                            on_errored=failed, on_finished=finished)
+
+    def cancel_sign_in(self) -> None:
+        """Stop polling: the worker sees the cancel at its next poll and ends."""
+        if self._sign_in is not None:
+            self._sign_in.cancel()
+
     # ---------------------------------------------------------------- check
     def reset_badge(self) -> None:
         if self._worker is not None:
@@ -354,6 +448,7 @@ class AccountSide(QGroupBox):
     def check(self) -> None:
         """GetCallerIdentity on a worker; the badge shows the account id and ARN."""
         ref = self.credential_ref()
+        self.touched.add("credentials")
         if not (ref.profile or ref.keyring):
             self.badge.set_state("error", "Choose where the credentials come from first.")
             self.checked.emit()
@@ -372,6 +467,7 @@ class AccountSide(QGroupBox):
             self.badge.set_state("ok", f"{ident.account_id} · {ident.arn}")
             if not self.account_id():
                 self.account.setText(ident.account_id)  # fill it in, it is what we found
+                self.touched.add("account")
                 self.changed.emit()
 
         def failed(exc: BaseException) -> None:

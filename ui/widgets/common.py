@@ -45,15 +45,23 @@ def mono_font() -> QFont:
 
 
 class MessageLabel(QLabel):
-    """An inline message under a field: hidden when empty, coloured by severity."""
+    """An inline message under a field: hidden when empty, coloured by severity.
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    ``reserve``: keep that many lines' height even when empty instead of hiding, so that a
+    message coming and going does not move the widgets under the pointer.
+    """
+
+    def __init__(self, parent: QWidget | None = None, reserve: int = 0) -> None:
         super().__init__(parent)
         self.setWordWrap(True)
         self.setTextFormat(Qt.TextFormat.RichText)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.hide()
+        self._reserve = reserve
+        if reserve:
+            self.setMinimumHeight(self.fontMetrics().lineSpacing() * reserve)
+        else:
+            self.hide()
         self._plain = ""
 
     @property
@@ -64,7 +72,8 @@ class MessageLabel(QLabel):
         self._plain = text or ""
         if not text:
             self.clear()
-            self.hide()
+            if not self._reserve:
+                self.hide()
             return
         color = tone(level).name()
         body = html.escape(text).replace("\n", "<br>")  # keep Cause: / Fix: on their lines
