@@ -385,6 +385,7 @@ class AccessPage(BasePage):
         if self.org_mode:
             self._problems = self.problems("consumers_from")
             self._failed = False
+            self._query_state = ""  # the listed consumers' query identities do not apply
             self.org.show_problems(self._problems, self.message_for)
             self.list_msg.show_message(None)
             self.refresh_complete()
