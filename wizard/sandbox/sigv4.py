@@ -152,19 +152,9 @@ def _header_value(environ: Mapping[str, Any], name: str) -> str | None:
 
 def _read_body(environ: dict[str, Any]) -> bytes:
     """Read the body for hashing and put it back, so whoever answers reads it again."""
-    stream = environ.get("wsgi.input")
-    if stream is None:
-        return b""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > 0:
-        body = stream.read(length)
-    elif environ.get("wsgi.input_terminated"):
-        body = stream.read()
-    else:
-        body = b""
+    from wizard.sandbox.layer import SandboxLayer
+
+    body = SandboxLayer._read_body(environ)
     environ["wsgi.input"] = io.BytesIO(body)
     environ["CONTENT_LENGTH"] = str(len(body))
     return body
