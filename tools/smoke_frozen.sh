@@ -120,14 +120,14 @@ t0=$(date +%s)
 if start_sandbox; then
   ok "sandbox served in the background ($(( $(date +%s) - t0 ))s to start)"
   if run apply 0 "$BIN" apply "$PROFILE" --sandbox --yes; then
-    ok "apply --sandbox --yes: $(grep -o 'Applied [0-9]* change(s)' "$LAST_LOG") (${LAST_SECONDS}s)"
+    ok "apply --sandbox --yes: $(grep -Eo 'Applied [0-9]+ changes?' "$LAST_LOG") (${LAST_SECONDS}s)"
   else
     bad "apply --sandbox --yes"
   fi
   if run verify 0 "$BIN" verify "$PROFILE" --sandbox && grep -q 'SUCCEEDED' "$LAST_LOG" \
-      && grep -Eq '^[1-9][0-9]* row\(s\)' "$LAST_LOG"; then
-    ok "verify --sandbox: $(grep -E '^[0-9]+ row\(s\)' "$LAST_LOG" | cut -d';' -f1) (${LAST_SECONDS}s)"
-    sed -n '/SUCCEEDED/,/row(s)/p' "$LAST_LOG" | sed 's/^/       | /'
+      && grep -Eq '^[1-9][0-9,]* rows?[;.]' "$LAST_LOG"; then
+    ok "verify --sandbox: $(grep -E '^[0-9,]+ rows?[;.]' "$LAST_LOG" | cut -d';' -f1) (${LAST_SECONDS}s)"
+    sed -n '/SUCCEEDED/,/^[0-9]* rows\{0,1\}[;.]/p' "$LAST_LOG" | sed 's/^/       | /'
   else
     bad "verify --sandbox (rows printed, exit 0)"
   fi
@@ -140,7 +140,7 @@ if start_sandbox; then
     bad "verify --sandbox --json --sql"
   fi
   if run destroy 0 "$BIN" destroy "$PROFILE" --sandbox --yes; then
-    ok "destroy --sandbox --yes: $(grep -o 'Undid [0-9]* change(s)' "$LAST_LOG") (${LAST_SECONDS}s)"
+    ok "destroy --sandbox --yes: $(grep -Eo 'Undid [0-9]+ changes?' "$LAST_LOG") (${LAST_SECONDS}s)"
   else
     bad "destroy --sandbox --yes"
   fi
