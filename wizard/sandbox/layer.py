@@ -77,20 +77,6 @@ class ApiRequest:
             self._caller = resolve_caller(self.access_key, self.region)
         return self._caller
 
-    def json(self) -> dict[str, Any]:
-        if not self.body:
-            return {}
-        data = json.loads(self.body.decode("utf-8"))
-        return data if isinstance(data, dict) else {}
-
-    def form(self) -> dict[str, str]:
-        """Query-protocol parameters (STS, IAM): the form body merged over the query string."""
-        out = {k: v[0] for k, v in self.query.items() if v}
-        if self.body:
-            parsed = parse_qs(self.body.decode("utf-8"), keep_blank_values=True)
-            out.update({k: v[0] for k, v in parsed.items() if v})
-        return out
-
 
 @dataclass
 class ApiResponse:
